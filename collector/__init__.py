@@ -1,0 +1,1 @@
+"""louyu collector: MQTT telemetry in, validated readings out to InfluxDB."""

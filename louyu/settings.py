@@ -1,0 +1,164 @@
+"""Configuration: environment variables `LOUYU_*` (contract section 6), or a TOML file.
+
+Parsed once at start-up by `get_settings()`; components receive plain typed values from the
+wiring, never this object, so each can be built directly in tests.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "set-me"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LOUYU_",
+        extra="ignore",
+        secrets_dir=os.environ.get("LOUYU_SECRETS_DIR") or None,
+        toml_file=os.environ.get("LOUYU_CONFIG_FILE") or None,
+    )
+
+    environment: Literal["production", "development"] = "production"
+
+    # MQTT
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_client_id: str = Field("louyu-collector", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    mqtt_shared_group: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    mqtt_session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
+    # How many unacknowledged QoS 1 messages the broker may send us (MQTT 5 Receive Maximum).
+    # Acks wait for a durable write, so this must exceed one batch or throughput collapses.
+    mqtt_receive_maximum: int = Field(20_000, ge=1, le=65_535)
+    mqtt_keepalive_s: int = Field(30, ge=5)
+    mqtt_tls_ca_file: Path | None = None
+    mqtt_tls_cert_file: Path | None = None
+    mqtt_tls_key_file: Path | None = None
+    mqtt_tls_insecure: bool = False
+
+    # InfluxDB
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_api: Literal["v1", "v2"] = "v1"
+    influx_db: str = Field("louyu", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    influx_org: str | None = None
+    influx_token: SecretStr | None = None
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    influx_retention_policy: str | None = None
+    influx_timeout_s: float = Field(10.0, gt=0)
+
+    # Collector
+    batch_size: int = Field(5000, ge=1, le=100_000)
+    batch_interval_s: float = Field(0.2, gt=0, le=60)
+    spool_path: Path = Path("var/spool.db")
+    spool_max_rows: int = Field(5_000_000, ge=1000)
+    dead_letter_max: int = Field(10_000, ge=10)
+
+    # Alert store, rules, registry
+    database_url: str = "sqlite:///var/louyu.db"
+    rules_file: Path | None = None
+    registry_file: Path | None = None
+
+    # API
+    api_bind: str = "127.0.0.1:8000"
+    metrics_bind: str | None = None
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "console"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the config file, which beats the defaults.
+        return (init_settings, env_settings, file_secret_settings, TomlConfigSettingsSource(settings_cls))
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError("must start with mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError("has no host")
+        return value
+
+    @field_validator("influx_url")
+    @classmethod
+    def _check_influx_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("api_bind")
+    @classmethod
+    def _check_bind(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError("must be HOST:PORT")
+        return value
+
+    def check_secrets(self) -> list[str]:
+        """Secrets left at a placeholder: refused outside development."""
+        problems = []
+        for name in ("mqtt_password", "influx_token", "influx_password"):
+            secret: SecretStr | None = getattr(self, name)
+            if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                problems.append(f"LOUYU_{name.upper()} is left at a placeholder")
+        return problems
+
+    @property
+    def mqtt(self) -> MqttTarget:
+        return MqttTarget.from_settings(self)
+
+    @property
+    def api_host_port(self) -> tuple[str, int]:
+        host, _, port = self.api_bind.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class MqttTarget:
+    """Where and how to reach the broker, from the URL and the separate credential settings."""
+
+    def __init__(self, host: str, port: int, tls: bool, username: str | None, password: str | None) -> None:
+        self.host, self.port, self.tls, self.username, self.password = host, port, tls, username, password
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MqttTarget:
+        parts = urlsplit(settings.mqtt_url)
+        tls = parts.scheme in ("mqtts", "ssl")
+        username = unquote(parts.username) if parts.username else settings.mqtt_username
+        password: str | None
+        if parts.password:
+            password = unquote(parts.password)
+        elif settings.mqtt_password is not None:
+            password = settings.mqtt_password.get_secret_value()
+        else:
+            password = None
+        return cls(
+            parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls, username, password
+        )
+
+    def __repr__(self) -> str:  # never show the password
+        return f"MqttTarget({self.host}:{self.port}, tls={self.tls}, user={self.username!r})"
+
+
+def get_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,58 @@
+"""Shared fixtures: real services on free loopback ports, and a check that no test leaks threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from louyu.testing.services import Influxd, Mosquitto, VictoriaMetrics
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A fresh broker with the settings the collector needs, persistence on."""
+    broker = Mosquitto(tmp_path / "mosquitto")
+    broker.start()
+    yield broker
+    broker.kill()
+
+
+@pytest.fixture
+def influxd(tmp_path: Path) -> Iterator[Influxd]:
+    """A fresh InfluxDB 1.x (Debian's influxdb) with its own data directories."""
+    server = Influxd(tmp_path / "influxd")
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """VictoriaMetrics: a real server for the InfluxDB v2 write API."""
+    server = VictoriaMetrics(tmp_path / "victoria")
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(autouse=True)
+def verify_cleanup() -> Iterator[None]:
+    """Fail a test that leaves threads running behind it."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+        leaked += [
+            t
+            for t in threading.enumerate()
+            if t not in before and t.is_alive() and t.name.startswith("louyu")
+        ]
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not leaked, f"threads left running: {[t.name for t in leaked]}"
