@@ -38,6 +38,9 @@ class RejectReason(StrEnum):
     TS_IN_FUTURE = "ts_in_future"
     TS_TOO_OLD = "ts_too_old"
     BAD_AVAILABILITY = "bad_availability"
+    # Valid by the contract, yet refused by InfluxDB (for example a field type that conflicts with
+    # data written before louyu): isolated line by line so the rest of the batch is stored.
+    INFLUX_REJECTED = "influx_rejected"
 
 
 @dataclass(slots=True, frozen=True)

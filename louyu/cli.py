@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.command("up")(up_cmd.up)
 app.command("collector")(collector_cmd.collector)
+app.command("rejections")(collector_cmd.rejections)
 app.command("simulate")(simulate_cmd.simulate)
 app.command("api")(api_cmd.api)
 app.command("notifier")(notifier_cmd.notifier)

@@ -13,6 +13,9 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    # Every InfluxDB write would otherwise log a line.
+    for noisy in ("httpx", "httpcore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

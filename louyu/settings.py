@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # Acks wait for a durable write, so this must exceed one batch or throughput collapses.
     mqtt_receive_maximum: int = Field(20_000, ge=1, le=65_535)
     mqtt_keepalive_s: int = Field(30, ge=5)
+    # "5" by default; "3.1.1" for brokers without MQTT 5 (session expiry then rests on the broker's
+    # persistent_client_expiration).
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
     mqtt_tls_ca_file: Path | None = None
     mqtt_tls_cert_file: Path | None = None
     mqtt_tls_key_file: Path | None = None
@@ -63,7 +66,8 @@ class Settings(BaseSettings):
     batch_size: int = Field(5000, ge=1, le=100_000)
     batch_interval_s: float = Field(0.2, gt=0, le=60)
     spool_path: Path = Path("var/spool.db")
-    spool_max_rows: int = Field(5_000_000, ge=1000)
+    dead_letter_path: Path = Path("var/dead-letters.db")
+    spool_max_points: int = Field(50_000_000, ge=1000)
     dead_letter_max: int = Field(10_000, ge=10)
 
     # Alert store, rules, registry

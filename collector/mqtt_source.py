@@ -1,0 +1,199 @@
+"""The broker connection: connect, reconnect, subscribe, hand messages over, acknowledge.
+
+paho-mqtt 2.x with MQTT 5 by default: a stable client id, clean start off and a session expiry
+that outlives a restart, so the broker queues messages while the collector is away. Acks are
+manual: the pipeline sends them once a reading is durable. The broker must let enough
+unacknowledged messages be in flight for that (Receive Maximum here, `max_inflight_messages` on
+Mosquitto): see docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import paho.mqtt.client as mqtt
+import structlog
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+log = structlog.get_logger("louyu.mqtt")
+
+TELEMETRY_TOPICS = ("louyu/+/+/+", "louyu/+/+/+/availability")
+MessageHandler = Callable[[str, bytes, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerTarget:
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    tls_insecure: bool = False
+
+    def __repr__(self) -> str:
+        return f"BrokerTarget({self.host}:{self.port}, tls={self.tls}, user={self.username!r})"
+
+
+def make_client(
+    target: BrokerTarget,
+    client_id: str,
+    *,
+    protocol: Literal["5", "3.1.1"] = "5",
+    clean: bool = False,
+    manual_ack: bool = False,
+) -> mqtt.Client:
+    """A paho client with credentials and TLS applied (shared by every louyu part that connects)."""
+    version = mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=version,
+        clean_session=None if version == mqtt.MQTTv5 else clean,
+        manual_ack=manual_ack,
+    )
+    if target.username:
+        client.username_pw_set(target.username, target.password)
+    if target.tls:
+        client.tls_set(
+            ca_certs=str(target.ca_file) if target.ca_file else None,
+            certfile=str(target.cert_file) if target.cert_file else None,
+            keyfile=str(target.key_file) if target.key_file else None,
+            cert_reqs=ssl.CERT_NONE if target.tls_insecure else ssl.CERT_REQUIRED,
+        )
+        client.tls_insecure_set(target.tls_insecure)
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    return client
+
+
+class MqttSource:
+    """Subscribes to the telemetry at QoS 1 and passes each message to `on_message` in paho's thread."""
+
+    def __init__(
+        self,
+        target: BrokerTarget,
+        on_message: MessageHandler | None,
+        *,
+        client_id: str = "louyu-collector",
+        topics: Sequence[str] = TELEMETRY_TOPICS,
+        shared_group: str | None = None,
+        session_expiry_s: int = 7 * 24 * 3600,
+        receive_maximum: int = 20_000,
+        keepalive_s: int = 30,
+        protocol: Literal["5", "3.1.1"] = "5",
+        on_connection_change: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.target = target
+        self.protocol = protocol
+        self.topics = [f"$share/{shared_group}/{t}" if shared_group else t for t in topics]
+        self.session_expiry_s = session_expiry_s
+        self.receive_maximum = receive_maximum
+        self.keepalive_s = keepalive_s
+        self.handler: MessageHandler | None = on_message
+        self._on_connection_change = on_connection_change
+        self._subscribed = threading.Event()
+        self.connected = False
+        self.client = make_client(target, client_id, protocol=protocol, manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+
+    # paho's thread ---------------------------------------------------------------------------
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        handler = self.handler
+        if handler is None:
+            raise RuntimeError("MqttSource has no message handler")
+        handler(message.topic, cast(bytes, message.payload), message.mid, message.qos)
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection", reason=str(reason), broker=repr(self.target))
+            return
+        self._set_connected(True)
+        log.info("connected to broker", broker=repr(self.target), session_present=flags.session_present)
+        if flags.session_present:
+            # The broker kept our subscriptions; subscribing again would replay retained messages.
+            self._subscribed.set()
+            return
+        options = SubscribeOptions(qos=1) if self.protocol == "5" else None
+        topics: list[tuple[str, Any]] = [(t, options if options is not None else 1) for t in self.topics]
+        client.subscribe(topics)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        failed = [str(r) for r in reasons if r.is_failure]
+        if failed:
+            log.error("subscription refused", topics=self.topics, reasons=failed)
+            return
+        self._subscribed.set()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._set_connected(False)
+        log.warning("disconnected from broker", reason=str(reason))
+
+    def _set_connected(self, connected: bool) -> None:
+        self.connected = connected
+        if self._on_connection_change is not None:
+            self._on_connection_change(connected)
+
+    # control ----------------------------------------------------------------------------------
+
+    def start(self, wait_s: float = 15.0) -> bool:
+        """Connect in the background; True once subscribed (False if not within `wait_s`)."""
+        properties = None
+        if self.protocol == "5":
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self.session_expiry_s
+            properties.ReceiveMaximum = self.receive_maximum
+        self.client.connect_async(
+            self.target.host,
+            self.target.port,
+            keepalive=self.keepalive_s,
+            clean_start=False,
+            properties=properties,
+        )
+        self.client.loop_start()
+        self.client._thread.name = "louyu-collector-mqtt"  # type: ignore[union-attr]
+        return self._subscribed.wait(wait_s)
+
+    def ack(self, mid: int, qos: int) -> None:
+        self.client.ack(mid, qos)
+
+    def stop(self) -> None:
+        # A plain DISCONNECT keeps the session (and its queue) on the broker for the expiry interval.
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._set_connected(False)

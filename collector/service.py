@@ -1,0 +1,142 @@
+"""The collector as one service: wires source, pipeline, sink, spool and dead letters, and owns
+the order in which they start and stop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import structlog
+from prometheus_client.registry import REGISTRY, CollectorRegistry
+
+from collector.dead_letters import DeadLetters
+from collector.influx_sink import Sink, V1Sink, V2Sink
+from collector.mqtt_source import BrokerTarget, MqttSource
+from collector.pipeline import Pipeline
+from collector.registry import Registry
+from collector.spool import Spool
+from collector.stats import CollectorStats, StatsCollector
+
+log = structlog.get_logger("louyu.collector")
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxTarget:
+    url: str
+    api: Literal["v1", "v2"] = "v1"
+    database: str = "louyu"
+    org: str | None = None
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    retention_policy: str | None = None
+    timeout_s: float = 10.0
+
+    def __repr__(self) -> str:
+        return f"InfluxTarget({self.url}, api={self.api}, db={self.database!r})"
+
+    def make_sink(self) -> Sink:
+        if self.api == "v2":
+            return V2Sink(self.url, self.database, self.org, self.token, self.timeout_s)
+        return V1Sink(
+            self.url, self.database, self.username, self.password, self.retention_policy, self.timeout_s
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorConfig:
+    broker: BrokerTarget
+    influx: InfluxTarget
+    spool_path: Path
+    dead_letter_path: Path
+    client_id: str = "louyu-collector"
+    shared_group: str | None = None
+    session_expiry_s: int = 7 * 24 * 3600
+    receive_maximum: int = 20_000
+    keepalive_s: int = 30
+    protocol: Literal["5", "3.1.1"] = "5"
+    batch_size: int = 5000
+    batch_interval_s: float = 0.2
+    spool_max_points: int = 50_000_000
+    dead_letter_max: int = 10_000
+
+
+class Collector:
+    def __init__(
+        self,
+        config: CollectorConfig,
+        registry: Registry,
+        metrics_registry: CollectorRegistry | None = REGISTRY,
+        sink: Sink | None = None,
+    ) -> None:
+        self.config = config
+        self.stats = CollectorStats()
+        self.sink = sink or config.influx.make_sink()
+        self.spool = Spool(config.spool_path, config.spool_max_points)
+        self.dead_letters = DeadLetters(config.dead_letter_path, config.dead_letter_max)
+        # The source acks for the pipeline and the pipeline handles the source's messages: build
+        # the source first, then hand it the pipeline's handler.
+        self.source = MqttSource(
+            config.broker,
+            None,
+            client_id=config.client_id,
+            shared_group=config.shared_group,
+            session_expiry_s=config.session_expiry_s,
+            receive_maximum=config.receive_maximum,
+            keepalive_s=config.keepalive_s,
+            protocol=config.protocol,
+            on_connection_change=self._on_connection_change,
+        )
+        self.pipeline = Pipeline(
+            sink=self.sink,
+            spool=self.spool,
+            dead_letters=self.dead_letters,
+            registry=registry,
+            acker=self.source.ack,
+            stats=self.stats,
+            batch_size=config.batch_size,
+            batch_interval_s=config.batch_interval_s,
+        )
+        self.source.handler = self.pipeline.handle
+        self._metrics_registry = metrics_registry
+        self._stats_collector = StatsCollector(self.stats, lambda: self.spool.points, self.spool.oldest_age_s)
+
+    def _on_connection_change(self, connected: bool) -> None:
+        self.stats.connected = connected
+
+    def start(self, wait_s: float = 15.0) -> bool:
+        """Start writing, then receiving. True once subscribed."""
+        if self._metrics_registry is not None:
+            self._metrics_registry.register(self._stats_collector)
+        self.pipeline.start()
+        subscribed = self.source.start(wait_s)
+        log.info(
+            "collector started",
+            broker=repr(self.config.broker),
+            influx=repr(self.config.influx),
+            subscribed=subscribed,
+            spooled_points=self.spool.points,
+        )
+        return subscribed
+
+    def stop(self) -> None:
+        """Store and acknowledge what was received, disconnect (keeping the session), then close."""
+        self.pipeline.flush(timeout=30)
+        self.source.stop()
+        self.pipeline.stop()
+        self.sink.close()
+        self.spool.close()
+        self.dead_letters.close()
+        if self._metrics_registry is not None:
+            self._metrics_registry.unregister(self._stats_collector)
+        log.info("collector stopped", written=self.stats.written, spooled_points=self.stats.spooled)
+
+    def health(self) -> dict[str, object]:
+        return {
+            "broker_connected": self.stats.connected,
+            "spool_points": self.spool.points,
+            "spool_oldest_age_s": round(self.spool.oldest_age_s(), 1),
+            "received": self.stats.received,
+            "written": self.stats.written,
+        }
