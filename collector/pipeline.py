@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -69,6 +70,8 @@ class Pipeline:
         self.batch_size = batch_size
         self.batch_interval_s = batch_interval_s
         self._batch = Batch()
+        # Full batches wait here, in arrival order, so a burst never makes one oversized write.
+        self._closed: deque[Batch] = deque()
         self._cond = threading.Condition()
         self._tags: dict[tuple[str, str, str], str] = {}
         self._stopping = False
@@ -114,6 +117,8 @@ class Pipeline:
             if qos:
                 batch.acks.append((mid, qos))
             if len(batch.lines) >= self.batch_size:
+                self._closed.append(batch)
+                self._batch = Batch()
                 self._cond.notify()
 
     def _tag_set(self, reading: Reading) -> str:
@@ -155,8 +160,10 @@ class Pipeline:
     def _take_batch(self) -> Batch | None:
         with self._cond:
             while True:
+                if self._closed:
+                    return self._closed.popleft()
                 batch = self._batch
-                if self._stopping or self._flush_requested or len(batch.lines) >= self.batch_size:
+                if self._stopping or self._flush_requested:
                     break
                 if batch and time.monotonic() - batch.opened >= self.batch_interval_s:
                     break
@@ -177,9 +184,12 @@ class Pipeline:
             batch = self._take_batch()
             if batch is not None:
                 self._commit(batch)
-                self._idle.set()
-                if self._stopping:
-                    return
+                with self._cond:
+                    settled = not self._closed and not self._flush_requested
+                if settled:
+                    self._idle.set()
+                    if self._stopping:
+                        return
             self._drain_spool()
 
     def _commit(self, batch: Batch) -> None:
@@ -290,5 +300,5 @@ class Pipeline:
             self.spool.remove(batch)
             self.stats.drained += batch.points
             with self._cond:
-                if len(self._batch.lines) >= self.batch_size or self._stopping:
+                if self._closed or self._stopping:
                     return

@@ -100,6 +100,7 @@ class Collector:
         )
         self.source.handler = self.pipeline.handle
         self._metrics_registry = metrics_registry
+        self._running = False
         self._stats_collector = StatsCollector(self.stats, lambda: self.spool.points, self.spool.oldest_age_s)
 
     def _on_connection_change(self, connected: bool) -> None:
@@ -109,6 +110,7 @@ class Collector:
         """Start writing, then receiving. True once subscribed."""
         if self._metrics_registry is not None:
             self._metrics_registry.register(self._stats_collector)
+        self._running = True
         self.pipeline.start()
         subscribed = self.source.start(wait_s)
         log.info(
@@ -122,6 +124,9 @@ class Collector:
 
     def stop(self) -> None:
         """Store and acknowledge what was received, disconnect (keeping the session), then close."""
+        if not self._running:
+            return
+        self._running = False
         self.pipeline.flush(timeout=30)
         self.source.stop()
         self.pipeline.stop()

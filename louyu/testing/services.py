@@ -178,6 +178,9 @@ class Mosquitto(Service):
             "log_dest stdout",
             "log_type error",
             "log_type warning",
+            # Started as root, mosquitto drops to the `mosquitto` user, which cannot write its
+            # persistence file in our temporary directory: a restart would then lose queued messages.
+            *(["user root"] if os.geteuid() == 0 else []),
             *[f"{k} {v}" for k, v in self.settings.items()],
             *self.extra_lines,
         ]

@@ -1,0 +1,5 @@
+"""`python -m louyu` runs the `louyu` command."""
+
+from louyu.cli import main
+
+main()
