@@ -22,9 +22,16 @@ def publish_all(
     host: str = "127.0.0.1",
     max_inflight: int = 1000,
     timeout: float = 120.0,
+    username: str | None = None,
+    password: str | None = None,
+    tls_ca: str | None = None,
 ) -> int:
     """Publish every message and wait until the broker has acknowledged all of them."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    if username:
+        client.username_pw_set(username, password)
+    if tls_ca:
+        client.tls_set(ca_certs=tls_ca)
     client.max_inflight_messages_set(max_inflight)
     # Bound the client's own queue: paho cannot hold more than 65,535 unacknowledged messages.
     client.max_queued_messages_set(20_000)

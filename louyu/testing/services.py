@@ -155,8 +155,10 @@ class Mosquitto(Service):
         port: int | None = None,
         extra: dict[str, str] | None = None,
         extra_lines: list[str] | None = None,
+        anonymous: bool = True,
     ) -> None:
         super().__init__(workdir)
+        self.anonymous = anonymous
         self.port = port or free_port()
         self.settings = dict(COLLECTOR_BROKER_SETTINGS)
         self.settings.update(extra or {})
@@ -171,7 +173,7 @@ class Mosquitto(Service):
         conf = self.workdir / "mosquitto.conf"
         lines = [
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            f"allow_anonymous {'true' if self.anonymous else 'false'}",
             "persistence true",
             f"persistence_location {self.workdir}/",
             "autosave_interval 60",
