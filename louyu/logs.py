@@ -4,8 +4,27 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
+
+
+class _StderrLogger:
+    """Writes each line to whatever `sys.stderr` is at the time of writing.
+
+    structlog's PrintLogger binds the stream when the logger is made; a stream replaced later
+    (a test harness capturing output, a daemon redirecting stderr) would then be written to
+    after it was closed.
+    """
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def _stderr_logger_factory(*args: Any) -> _StderrLogger:
+    return _StderrLogger()
 
 
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
@@ -26,6 +45,6 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger_factory,
         cache_logger_on_first_use=True,
     )

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from louyu.testing.services import Influxd, Mosquitto, VictoriaMetrics
 
@@ -56,3 +57,10 @@ def verify_cleanup() -> Iterator[None]:
             break
         time.sleep(0.05)
     assert not leaked, f"threads left running: {[t.name for t in leaked]}"
+
+
+@pytest.fixture(autouse=True)
+def reset_logging_config() -> Iterator[None]:
+    """A command run in-process configures structlog; the next test starts from the defaults."""
+    yield
+    structlog.reset_defaults()

@@ -20,6 +20,18 @@ from collector.service import Collector, CollectorConfig, InfluxTarget
 StartCollector = Callable[..., Collector]
 
 
+def settle(collector: Collector, received: int, timeout: float = 30.0) -> None:
+    """Wait until the collector has received `received` messages, then store and ack them.
+
+    The broker acknowledging a publisher says nothing of delivery to the collector yet.
+    """
+    deadline = time.monotonic() + timeout
+    while collector.stats.received < received:
+        assert time.monotonic() < deadline, f"received {collector.stats.received} of {received}"
+        time.sleep(0.02)
+    assert collector.pipeline.flush()
+
+
 @pytest.fixture
 def start_collector(tmp_path: Path) -> Iterator[StartCollector]:
     """Start an in-process collector; every one started is stopped after the test."""

@@ -16,7 +16,7 @@ from collector.service import Collector, CollectorConfig, InfluxTarget
 from louyu.testing.clients import influx_count, publish_all
 from louyu.testing.services import Influxd, Mosquitto
 from louyu.testing.tls import make_certificates, openssl_available
-from tests.collector.conftest import StartCollector
+from tests.collector.conftest import StartCollector, settle
 
 pytestmark = [
     pytest.mark.integration,
@@ -89,7 +89,7 @@ def test_collector_over_tls_with_a_password(
             password="s3nsor-pw",
             tls_ca=str(certs.ca),
         )
-        assert collector.pipeline.flush()
+        settle(collector, 100)
         deadline = time.monotonic() + 10
         while influx_count(influxd.url, "parking_space", "occupied") < 100 and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -14,7 +14,7 @@ import pytest
 from collector.service import InfluxTarget
 from louyu.testing.clients import influx_count, influx_query, publish_all
 from louyu.testing.services import Influxd, Mosquitto
-from tests.collector.conftest import CollectorProcess, StartCollector
+from tests.collector.conftest import CollectorProcess, StartCollector, settle
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +91,7 @@ def test_every_kind_lands_with_the_contract_schema(
             ),
         ],
     )
-    assert collector.pipeline.flush()
+    settle(collector, 4)
     types = {
         (series["name"], key): kind
         for series in influx_query(influxd.url, "SHOW FIELD KEYS")
@@ -205,7 +205,7 @@ def test_a_refused_line_does_not_cost_the_rest_of_its_batch(
             payload["battery_pct"] = 50
         messages.append((f"louyu/darong-{'abc'[n % 3]}/aed/aed-{n}", json.dumps(payload).encode()))
     publish_all(mosquitto.port, messages)
-    assert collector.pipeline.flush()
+    settle(collector, len(messages))
     assert wait_for_count(influxd, 300) == 300
     assert influx_count(influxd.url, "aed", "state") == 270
     refused = collector.dead_letters.latest(100, reason="influx_rejected")
@@ -233,7 +233,7 @@ def test_mqtt_311_fallback_mode(
 ) -> None:
     collector = start_collector(mosquitto.port, InfluxTarget(influxd.url), protocol="3.1.1")
     publish_all(mosquitto.port, stream(2000))
-    assert collector.pipeline.flush()
+    settle(collector, 2000)
     assert wait_for_count(influxd, 2000) == 2000
 
 
@@ -251,7 +251,7 @@ def test_rejections_are_counted_kept_and_exported(
             ("louyu/darong-a/canteen/main-hall", b'{"occupancy": -5}'),
         ],
     )
-    assert collector.pipeline.flush()
+    settle(collector, 12)
     assert wait_for_count(influxd, 10) == 10
     assert {r.reason for r in collector.dead_letters.latest(10)} == {"not_json", "out_of_range"}
     registry = collector._metrics_registry

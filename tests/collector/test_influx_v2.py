@@ -13,7 +13,7 @@ import pytest
 from collector.service import InfluxTarget
 from louyu.testing.clients import publish_all
 from louyu.testing.services import Mosquitto, VictoriaMetrics
-from tests.collector.conftest import StartCollector
+from tests.collector.conftest import StartCollector, settle
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ def test_readings_reach_a_v2_write_endpoint(
             ],
         ],
     )
-    assert collector.pipeline.flush()
+    settle(collector, 302)
     assert points(victoria, "parking_space_occupied", expected=300) == 300
     [battery] = export(victoria, "aed_battery_pct")
     assert battery["values"] == [92] and battery["timestamps"] == [now]
@@ -93,7 +93,7 @@ def test_v2_outage_is_spooled_then_drained(
         for n in range(3000)
     ]
     publish_all(mosquitto.port, messages)
-    assert collector.pipeline.flush()
+    settle(collector, len(messages))
     assert collector.spool.points == 3000, "acknowledged because spooled while the database was down"
     victoria.start()
     assert points(victoria, "parking_space_occupied", timeout=60, expected=3000) == 3000
