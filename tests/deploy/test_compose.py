@@ -1,0 +1,280 @@
+"""deploy/docker-compose.yml, its Dockerfile and its Grafana files, checked without a Docker engine.
+
+The compose file is validated against the Compose Specification's JSON schema (vendored in
+tests/deploy/schema/, see its README), then held to the rules of deploy/: every service has a
+healthcheck, every secret is a required `${VAR:?...}`, every LOUYU_* name is a real setting, every
+broker account exists in the shipped ACL, every file it mounts exists.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from louyu.cli import app as louyu_cli
+from louyu.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+COMPOSE_FILE = DEPLOY / "docker-compose.yml"
+SCHEMA_FILE = Path(__file__).parent / "schema" / "compose-spec.json"
+LOUYU_SERVICES = ("collector", "collector-2", "rules", "api", "notifier")
+SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET", re.I)
+VAR_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")
+# Read by the commands themselves, not by Settings (louyu/commands/notifier.py).
+EXTRA_LOUYU_NAMES = {"LOUYU_NOTIFY_FILE"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    result: dict[str, dict[str, Any]] = compose["services"]
+    return result
+
+
+def env_of(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    assert isinstance(env, dict), "environment as a mapping, so anchors can merge it"
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def test_valid_against_the_compose_specification(compose: dict[str, Any]) -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(compose), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+
+
+def test_schema_catches_a_broken_file(compose: dict[str, Any]) -> None:
+    """The validator is not a formality: a misspelt key or a wrong type fails it."""
+    schema = json.loads(SCHEMA_FILE.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["api"]["helthcheck"] = broken["services"]["api"].pop("healthcheck")
+    assert list(validator.iter_errors(broken))
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["mosquitto"]["ports"] = "1883:1883"
+    assert list(validator.iter_errors(broken))
+
+
+def test_every_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
+    for name, service in services(compose).items():
+        check = service.get("healthcheck")
+        assert check, f"{name} has no healthcheck"
+        assert not check.get("disable"), name
+        test = check["test"]
+        assert isinstance(test, list) and test[0] in ("CMD", "CMD-SHELL") and len(test) >= 2, name
+        for key in ("interval", "timeout", "retries"):
+            assert key in check, f"{name}: healthcheck without {key}"
+
+
+def test_louyu_services_run_the_louyu_image_and_commands(compose: dict[str, Any]) -> None:
+    runner = CliRunner()
+    expected = {name: name.removesuffix("-2") for name in LOUYU_SERVICES}
+    for name in LOUYU_SERVICES:
+        service = services(compose)[name]
+        assert service["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}, name
+        assert service["image"].startswith("louyu:"), name
+        assert service["command"] == [expected[name]], name
+        assert service["restart"] == "unless-stopped", name
+        result = runner.invoke(louyu_cli, [expected[name], "--help"])
+        assert result.exit_code == 0, f"`louyu {expected[name]}` is not a command: {result.output}"
+        deps = service["depends_on"]
+        assert deps["mosquitto"]["condition"] == "service_healthy"
+        assert deps["influxdb"]["condition"] == "service_healthy"
+
+
+def test_secrets_are_required_variables(compose: dict[str, Any]) -> None:
+    """No secret has a value or a default in the file: each is `${VAR:?message}`."""
+    checked = 0
+    for name, service in services(compose).items():
+        for key, value in env_of(service).items():
+            if not SECRET_NAME.search(key):
+                continue
+            checked += 1
+            match = VAR_REF.fullmatch(value)
+            assert match, f"{name}.{key} = {value!r}: a secret must come from a variable"
+            assert match.group(2) == ":?", f"{name}.{key}: use ${{VAR:?set me}}, not {value!r}"
+    assert checked >= 10
+    for var, op, _ in VAR_REF.findall(COMPOSE_FILE.read_text()):
+        if SECRET_NAME.search(var):
+            assert op == ":?", f"${{{var}}} is a secret: it must be required (:?)"
+
+
+def test_required_variables_are_listed_in_the_example_env(compose: dict[str, Any]) -> None:
+    example = (DEPLOY / ".env.example").read_text()
+    listed = set(re.findall(r"^#?([A-Z][A-Z0-9_]*)=", example, flags=re.M))
+    required = {var for var, op, _ in VAR_REF.findall(COMPOSE_FILE.read_text()) if op == ":?"}
+    assert required <= listed, f"not in deploy/.env.example: {sorted(required - listed)}"
+    # and the example itself holds no secret
+    for line in example.splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            if SECRET_NAME.search(key):
+                assert value == "", f"{key} has a value in .env.example"
+
+
+def test_louyu_variables_are_real_settings(compose: dict[str, Any]) -> None:
+    known = {f"LOUYU_{name.upper()}" for name in Settings.model_fields} | EXTRA_LOUYU_NAMES
+    for name in LOUYU_SERVICES:
+        for key in env_of(services(compose)[name]):
+            if key.startswith("LOUYU_"):
+                assert key in known, f"{name}: {key} is not a setting of louyu/settings.py"
+    dockerfile_env = re.findall(r"\b(LOUYU_[A-Z_]+)=", (DEPLOY / "Dockerfile").read_text())
+    assert dockerfile_env
+    for key in dockerfile_env:
+        assert key in known, f"Dockerfile: {key} is not a setting"
+
+
+def test_values_parse_as_settings(compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each service's environment, secrets filled in, is accepted by Settings as it stands."""
+    for name in LOUYU_SERVICES:
+        env = env_of(services(compose)[name])
+        for key in Settings.model_fields:
+            monkeypatch.delenv(f"LOUYU_{key.upper()}", raising=False)
+        for key, value in env.items():
+            if key.startswith("LOUYU_"):
+                monkeypatch.setenv(key, VAR_REF.sub(default_or_filler, value))
+        settings = Settings()
+        assert settings.influx_api == "v2"
+        assert settings.mqtt.host == "mosquitto"
+        assert settings.mqtt.username == env["LOUYU_MQTT_USERNAME"]
+        assert settings.check_secrets() == []
+
+
+def default_or_filler(match: re.Match[str]) -> str:
+    var, op, arg = match.groups()
+    if op in (":-", "-"):
+        return str(arg)
+    return f"filled-{var.lower()}"
+
+
+def test_broker_accounts_exist_in_the_acl(compose: dict[str, Any]) -> None:
+    acl_users = set(re.findall(r"^user (\S+)$", (DEPLOY / "mosquitto" / "acl").read_text(), flags=re.M))
+    script = (DEPLOY / "mosquitto" / "accounts.sh").read_text()
+    for name in LOUYU_SERVICES:
+        env = env_of(services(compose)[name])
+        user = env["LOUYU_MQTT_USERNAME"]
+        assert user in acl_users, f"{name}: account {user} has no ACL block"
+        svc = user.removeprefix("louyu-")
+        assert svc in script, f"accounts.sh does not create {user}"
+        assert env["LOUYU_MQTT_PASSWORD"].startswith(f"${{LOUYU_{svc.upper()}_MQTT_PASSWORD:?")
+
+
+def test_collectors_share_a_subscription_with_distinct_client_ids(compose: dict[str, Any]) -> None:
+    envs = [env_of(services(compose)[name]) for name in ("collector", "collector-2")]
+    assert envs[0]["LOUYU_MQTT_SHARED_GROUP"] == envs[1]["LOUYU_MQTT_SHARED_GROUP"]
+    assert envs[0]["LOUYU_MQTT_CLIENT_ID"] != envs[1]["LOUYU_MQTT_CLIENT_ID"]
+    vols = [services(compose)[name]["volumes"] for name in ("collector", "collector-2")]
+    assert vols[0] != vols[1], "each collector needs its own spool"
+
+
+def test_influxdb_is_initialised(compose: dict[str, Any]) -> None:
+    influx = services(compose)["influxdb"]
+    assert influx["image"].startswith("influxdb:2.7")
+    env = env_of(influx)
+    assert env["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
+    for key in ("USERNAME", "PASSWORD", "ORG", "BUCKET", "ADMIN_TOKEN"):
+        assert env[f"DOCKER_INFLUXDB_INIT_{key}"], key
+    # louyu writes to the bucket the setup creates, with the token the setup creates
+    louyu_env = env_of(services(compose)["collector"])
+    assert env["DOCKER_INFLUXDB_INIT_BUCKET"] == louyu_env["LOUYU_INFLUX_DB"]
+    assert env["DOCKER_INFLUXDB_INIT_ORG"] == louyu_env["LOUYU_INFLUX_ORG"]
+    assert env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"] == louyu_env["LOUYU_INFLUX_TOKEN"]
+
+
+def test_grafana_is_optional(compose: dict[str, Any]) -> None:
+    assert services(compose)["grafana"]["profiles"] == ["grafana"]
+    core = {n for n, s in services(compose).items() if not s.get("profiles")}
+    assert core == {"mosquitto", "influxdb", "collector", "rules", "api", "notifier"}
+
+
+def test_mounted_files_exist(compose: dict[str, Any]) -> None:
+    for name, service in services(compose).items():
+        for volume in service.get("volumes", []):
+            source = str(volume).split(":")[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).exists(), f"{name}: {source} does not exist"
+    assert (DEPLOY / "mosquitto" / "mosquitto.conf").exists()
+
+
+def test_dockerfile_copies_what_exists() -> None:
+    text = (DEPLOY / "Dockerfile").read_text()
+    copies = re.findall(r"^COPY (?!--from)(.+)$", text, flags=re.M)
+    assert copies
+    for line in copies:
+        *sources, _dest = line.split()
+        for source in sources:
+            assert (ROOT / source).exists(), f"Dockerfile copies {source}, which is not in the repository"
+    assert re.search(r'^ENTRYPOINT \["louyu"\]$', text, flags=re.M)
+    assert re.search(r"^USER louyu$", text, flags=re.M), "the services must not run as root"
+    ignore = (DEPLOY / "Dockerfile.dockerignore").read_text()
+    for line in copies:
+        for source in line.split()[:-1]:
+            top = source.split("/")[0]
+            assert f"!{source}" in ignore or f"!{top}/**" in ignore, (
+                f"{source} is excluded by the dockerignore"
+            )
+
+
+# --- Grafana ---------------------------------------------------------------------------------
+
+CONTRACT_FIELDS = {
+    "parking_space": {"occupied", "battery_pct"},
+    "parking_lot": {"occupied", "capacity", "entered", "exited"},
+    "aed": {"state", "cabinet_open", "battery_pct", "pads_expiry", "self_test", "temp_c"},
+    "canteen": {"occupancy", "capacity", "queue_length", "takeaway_pending"},
+}
+
+
+def test_grafana_provisioning_matches_the_compose_file(compose: dict[str, Any]) -> None:
+    grafana = services(compose)["grafana"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in grafana["volumes"] if v.startswith(".")}
+    datasources = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/influxdb.yaml").read_text())
+    (source,) = datasources["datasources"]
+    assert source["url"] == "http://influxdb:8086"
+    assert source["jsonData"]["version"] == "Flux"
+    # every $VAR the provisioning reads is in Grafana's environment
+    env = env_of(grafana)
+    used = re.findall(r"\$([A-Z_]+)", json.dumps(source))
+    assert len(used) == 3
+    for var in used:
+        assert var in env, f"Grafana's environment lacks {var}"
+    providers = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/louyu.yaml").read_text())
+    (provider,) = providers["providers"]
+    assert mounts[provider["options"]["path"]] == "./grafana/dashboards"
+
+
+@pytest.mark.parametrize("name", ["parking", "aed", "canteen"])
+def test_dashboards_query_contract_measurements(name: str) -> None:
+    datasources = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/influxdb.yaml").read_text())
+    uid = datasources["datasources"][0]["uid"]
+    board = json.loads((DEPLOY / "grafana" / "dashboards" / f"{name}.json").read_text())
+    assert board["uid"] == f"louyu-{name}"
+    assert board["panels"]
+    ids = [p["id"] for p in board["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in board["panels"]:
+        assert panel["datasource"]["uid"] == uid
+        for target in panel["targets"]:
+            query = target["query"]
+            assert target["datasource"]["uid"] == uid
+            measurements = set(re.findall(r'r\._measurement == "([a-z_]+)"', query))
+            assert measurements, f"{panel['title']}: no measurement"
+            assert measurements <= set(CONTRACT_FIELDS)
+            fields = set(re.findall(r'r\._field == "([a-z_]+)"', query))
+            allowed = set().union(*(CONTRACT_FIELDS[m] for m in measurements))
+            assert fields and fields <= allowed, f"{panel['title']}: {fields - allowed}"
+            assert query.count("(") == query.count(")"), panel["title"]
