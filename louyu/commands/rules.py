@@ -1,12 +1,102 @@
-"""`louyu rules`: not built yet."""
+"""`louyu rules`: run the rules engine alone; `louyu rules check FILE`: validate a rules file."""
 
 from __future__ import annotations
 
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(help="Not built yet.", no_args_is_help=True)
+from collector.registry import Registry, RegistryError
+from louyu.settings import Settings, get_settings
+from rules.config import check_text, load_rules
+from rules.db import create_all, make_engine
+from rules.engine import RuleEngine
+from rules.errors import RulesFileError
+from rules.publisher import NullPublisher
+from rules.runner import MqttSettings, RulesRunner
+from rules.store import AlertStore
+
+app = typer.Typer(
+    help="The rules engine: alerts from telemetry (run alone with `louyu rules`).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 
 
-@app.command("placeholder", hidden=True)
-def placeholder() -> None:
-    raise typer.Exit(2)
+def mqtt_settings(settings: Settings) -> MqttSettings:
+    target = settings.mqtt
+    return MqttSettings(
+        target.host,
+        target.port,
+        tls=target.tls,
+        username=target.username,
+        password=target.password,
+        ca_file=str(settings.mqtt_tls_ca_file) if settings.mqtt_tls_ca_file else None,
+        cert_file=str(settings.mqtt_tls_cert_file) if settings.mqtt_tls_cert_file else None,
+        key_file=str(settings.mqtt_tls_key_file) if settings.mqtt_tls_key_file else None,
+        tls_insecure=settings.mqtt_tls_insecure,
+        keepalive=settings.mqtt_keepalive_s,
+    )
+
+
+def build(settings: Settings, registry: Registry) -> RulesRunner:
+    """The engine wired from settings: `.start()` returns once subscribed, `.stop()` joins its threads."""
+    ruleset = load_rules(settings.rules_file)
+    db = make_engine(settings.database_url)
+    create_all(db)
+    store = AlertStore(db)
+    # The runner gives the engine a publisher on its own MQTT client: one connection, and events
+    # leave from the thread that handled the reading.
+    engine = RuleEngine(ruleset, registry, store, NullPublisher())
+    return RulesRunner(engine, mqtt_settings(settings))
+
+
+@app.callback()
+def rules(ctx: typer.Context) -> None:
+    """Run the rules engine until interrupted (SIGINT or SIGTERM)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from louyu.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        registry = Registry.load(settings.registry_file)
+        runner = build(settings, registry)
+    except (RulesFileError, RegistryError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    done = threading.Event()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    runner.start()
+    try:
+        done.wait()
+    finally:
+        runner.stop()
+
+
+@app.command("check")
+def check(file: Annotated[Path, typer.Argument(help="the rules file (YAML) to validate")]) -> None:
+    """Validate a rules file: print each mistake with its line number; exit 1 if there are any."""
+    try:
+        text = file.read_text("utf-8")
+    except OSError as error:
+        typer.echo(f"{file}: cannot read: {error.strerror}", err=True)
+        raise typer.Exit(2) from error
+    model, problems = check_text(text)
+    if model is None:
+        for problem in problems:
+            typer.echo(f"{file}:{problem.removeprefix('line ').replace(': ', ': ', 1)}", err=True)
+        typer.echo(f"{file}: {len(problems)} problem(s)", err=True)
+        raise typer.Exit(1)
+    enabled = sum(1 for r in model.rules if r.enabled)
+    typer.echo(f"{file}: OK, {len(model.rules)} rules ({enabled} enabled)")

@@ -1,0 +1,502 @@
+"""The rules engine: each reading evaluated at once against the rules that watch its device.
+
+Stages, in order, for every message: keep the device's latest state -> evaluate the rules ->
+(pending `for` timers, hysteresis, flapping) -> mute (silences, gateway inhibition) -> store the
+event -> publish it. Everything happens on the thread that handles the reading, so a critical
+alert reaches MQTT without waiting for any batch or timer. Scheduled work (`tick`, `maintain`,
+`sweep`, `daily`) takes `now` as an argument; `rules/runner.py` calls it on a schedule.
+
+State lives in memory (works while InfluxDB is down) and in the alert store (open alerts,
+pending `for` timers), from which `load()` rebuilds it after a restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from typing import Final
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from collector.models import Availability, FieldValue, Reading
+from collector.registry import DeviceInfo, Registry
+from rules.conditions import RatioCompare, View
+from rules.config import PLACEHOLDERS, Rule, RuleSet
+from rules.escalation import due_escalations
+from rules.flapping import FlapCounter
+from rules.liveness import find_silent, gateway_down
+from rules.metrics import RulesMetrics, default_metrics
+from rules.publisher import EventPublisher
+from rules.records import AlertRecord, EventRecord, JsonValue, SilenceRecord
+from rules.silences import muting
+from rules.store import AlertStore, NewAlert, Pending
+
+log = structlog.get_logger("louyu.rules.engine")
+
+Key = tuple[str, str, str]  # building, kind, device
+AlertKey = tuple[str, str, str, str]  # rule, building, kind, device
+_RULE_CACHE_MAX: Final = 500_000
+LABEL_FIELDS: Final = ("name", "floor", "zone", "location", "lot", "gateway")
+
+
+class _Defaulting(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+class _Down:
+    """Devices known to be down: availability offline, or an open liveness alert."""
+
+    __slots__ = ("_a", "_b")
+
+    def __init__(self, a: set[tuple[str, str]], b: set[tuple[str, str]]) -> None:
+        self._a, self._b = a, b
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._a or item in self._b
+
+
+def _uses_dates(rule: Rule) -> bool:
+    text = repr(rule.when) + repr(rule.clear)
+    return "within_days" in text
+
+
+class RuleEngine:
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        registry: Registry,
+        store: AlertStore,
+        publisher: EventPublisher,
+        *,
+        metrics: RulesMetrics | None = None,
+    ) -> None:
+        self.ruleset = ruleset
+        self.registry = registry
+        self.store = store
+        self.publisher = publisher
+        self.metrics = metrics or default_metrics()
+        self.tz = ZoneInfo(registry.timezone)
+        self.lock = threading.RLock()
+        self.condition_rules = [r for r in ruleset.rules if not r.liveness]
+        self.liveness_rules = [r for r in ruleset.rules if r.liveness]
+        self.date_rules = [r for r in self.condition_rules if _uses_dates(r)]
+        self.rules_by_id = {r.id: r for r in ruleset.rules}
+        self.latest: dict[Key, dict[str, FieldValue]] = {}
+        self.last_seen: dict[Key, float] = {}
+        self.availability_offline: set[tuple[str, str]] = set()  # (building, device)
+        self.building_online: dict[str, bool] = {}
+        self.liveness_down: set[tuple[str, str]] = set()  # (building, device) with an open liveness alert
+        self.open: dict[AlertKey, AlertRecord] = {}
+        self.active: set[AlertKey] = set()  # condition currently held true
+        self.pending: dict[AlertKey, Pending] = {}
+        self.flaps: dict[AlertKey, FlapCounter] = {}
+        self.held: dict[AlertKey, dt.datetime] = {}  # flapping alerts kept open while clear, since
+        self.silences: list[SilenceRecord] = []
+        self._rule_cache: dict[Key, tuple[list[Rule], list[Rule]]] = {}
+        self._gateway_ids = {(d.building, d.gateway) for d in registry if d.gateway}
+        self.on_event: Callable[[EventRecord], None] | None = None  # observers (tests, benchmarks)
+
+    # -------------------------------------------------------------- start-up
+
+    def load(self, now: dt.datetime) -> None:
+        """Rebuild state from the store: open alerts, pending timers, silences. Every registered
+        device counts as seen at start-up, so silence is measured from now, not from the epoch."""
+        with self.lock:
+            self._refresh_open(self.store.open_alerts())
+            for pending in self.store.load_pending():
+                self.pending[(pending.rule, pending.building, pending.kind, pending.device)] = pending
+            self.silences = self.store.list_silences(active_at=now)
+            stamp = now.timestamp()
+            for info in self.registry:
+                self.last_seen.setdefault((info.building, info.kind, info.device), stamp)
+
+    def _refresh_open(self, alerts: list[AlertRecord]) -> None:
+        fresh = {(a.rule, a.building, a.kind, a.device): a for a in alerts}
+        for gone in self.open.keys() - fresh.keys():
+            self.held.pop(gone, None)
+        self.liveness_down.clear()
+        for ak in fresh:
+            rule = self.rules_by_id.get(ak[0])
+            if rule is not None and rule.liveness:
+                self.liveness_down.add((ak[1], ak[3]))
+            elif rule is not None and ak not in self.held:
+                self.active.add(ak)
+        self.open = fresh
+
+    # -------------------------------------------------------------- messages
+
+    def handle(
+        self, message: Reading | Availability, now: dt.datetime, retained: bool = False
+    ) -> list[EventRecord]:
+        """Evaluate one valid message at once; returns the events it caused (already published)."""
+        started = time.perf_counter()
+        events: list[EventRecord] = []
+        with self.lock:
+            if isinstance(message, Reading):
+                self._reading(message, now, events)
+            else:
+                self._availability(message, now, retained, events)
+        self.metrics.evaluation_seconds.observe(time.perf_counter() - started)
+        return events
+
+    def handle_building(self, building: str, online: bool, now: dt.datetime) -> None:
+        """`louyu/{building}/availability`: a building gateway's own online/offline word."""
+        with self.lock:
+            self.building_online[building] = online
+
+    def _reading(self, reading: Reading, now: dt.datetime, events: list[EventRecord]) -> None:
+        key = (reading.building, reading.kind, reading.device)
+        state = self.latest.get(key)
+        if state is None:
+            state = self.latest[key] = {}
+        state.update(reading.fields)
+        self.last_seen[key] = now.timestamp()
+        self.availability_offline.discard((reading.building, reading.device))
+        conditions, liveness = self._rules(key)
+        for rule in liveness:
+            ak = (rule.id, *key)
+            if ak in self.open:
+                self._clear(ak, now, "reporting again", events)
+        if conditions:
+            info = self.registry.get(*key)
+            today = now.astimezone(self.tz).date()
+            for rule in conditions:
+                self._evaluate(rule, key, state, info, now, today, events)
+
+    def _availability(
+        self, message: Availability, now: dt.datetime, retained: bool, events: list[EventRecord]
+    ) -> None:
+        key = (message.building, message.kind, message.device)
+        _, liveness = self._rules(key)
+        if not message.online:
+            self.availability_offline.add((message.building, message.device))
+            for rule in liveness:
+                if rule.offline:
+                    self._raise_liveness(rule, key, "offline", now, events)
+            return
+        self.availability_offline.discard((message.building, message.device))
+        if not retained:
+            # A retained "online" may be hours old; only a live one is a sign of life.
+            self.last_seen[key] = now.timestamp()
+        for rule in liveness:
+            ak = (rule.id, *key)
+            alert = self.open.get(ak)
+            if alert is not None and (alert.value == "offline" or not retained):
+                self._clear(ak, now, "online again", events)
+
+    # ------------------------------------------------------------ evaluation
+
+    def _rules(self, key: Key) -> tuple[list[Rule], list[Rule]]:
+        cached = self._rule_cache.get(key)
+        if cached is None:
+            info = self.registry.get(*key)
+            cached = (
+                [r for r in self.condition_rules if r.match.accepts(*key, info)],
+                [r for r in self.liveness_rules if r.match.accepts(*key, info)],
+            )
+            if len(self._rule_cache) >= _RULE_CACHE_MAX:
+                self._rule_cache.clear()
+            self._rule_cache[key] = cached
+        return cached
+
+    def _evaluate(
+        self,
+        rule: Rule,
+        key: Key,
+        state: dict[str, FieldValue],
+        info: DeviceInfo | None,
+        now: dt.datetime,
+        today: dt.date,
+        events: list[EventRecord],
+    ) -> None:
+        assert rule.when is not None
+        ak = (rule.id, *key)
+        self.metrics.evaluations.labels(rule.id).inc()
+        if rule.schedule is not None and not rule.schedule.active(now, self.registry.timezone):
+            self._drop_pending(ak)
+            if ak in self.active or ak in self.held:
+                self.active.discard(ak)
+                self.held.pop(ak, None)
+                if ak in self.open:
+                    self._clear(ak, now, "outside the rule's schedule", events)
+            return
+        view = View(state, info, today)
+        result, value = rule.when.evaluate(view)
+        if ak in self.active:
+            cleared = (rule.clear.evaluate(view)[0] is True) if rule.clear is not None else result is False
+            if cleared:
+                self._condition_cleared(rule, ak, now, events)
+            return
+        if ak in self.held:
+            if result is True:
+                # Back on while held open: one more change, same alert.
+                self.held.pop(ak)
+                self.active.add(ak)
+                self._flaps(ak).record(now, self.ruleset.flapping(rule).window)
+            return
+        if result is True:
+            if rule.for_ is not None:
+                pending = self.pending.get(ak)
+                if pending is None:
+                    pending = Pending(rule.id, *key, since=now, value=value)
+                    self.pending[ak] = pending
+                    self.store.save_pending(pending)
+                    return
+                if now - pending.since < rule.for_:
+                    return
+            self._condition_fired(rule, ak, value, now, events)
+        elif result is False:
+            self._drop_pending(ak)
+
+    def _drop_pending(self, ak: AlertKey) -> None:
+        if self.pending.pop(ak, None) is not None:
+            self.store.delete_pending(*ak)
+
+    def _flaps(self, ak: AlertKey) -> FlapCounter:
+        counter = self.flaps.get(ak)
+        if counter is None:
+            counter = self.flaps[ak] = FlapCounter()
+        return counter
+
+    def _condition_fired(
+        self, rule: Rule, ak: AlertKey, value: FieldValue | None, now: dt.datetime, events: list[EventRecord]
+    ) -> None:
+        self._drop_pending(ak)
+        self.active.add(ak)
+        self._flaps(ak).record(now, self.ruleset.flapping(rule).window)
+        self._raise(rule, ak, value, now, events)
+
+    def _condition_cleared(
+        self, rule: Rule, ak: AlertKey, now: dt.datetime, events: list[EventRecord]
+    ) -> None:
+        self.active.discard(ak)
+        policy = self.ruleset.flapping(rule)
+        changes = self._flaps(ak).record(now, policy.window)
+        alert = self.open.get(ak)
+        if alert is None:
+            return  # resolved by hand while the condition held: nothing left to clear
+        if alert.flapping or changes >= policy.changes:
+            if not alert.flapping:
+                event = self.store.mark_flapping(
+                    alert.id, now, f"{changes} changes within {policy.window}; held open until stable"
+                )
+                if event is not None:
+                    self._emit(event, events)
+            self.held[ak] = now
+            return
+        self._clear(ak, now, "condition cleared", events)
+
+    # ------------------------------------------------------------- raise/clear
+
+    def _summary(self, rule: Rule, ak: AlertKey, value: JsonValue, info: DeviceInfo | None) -> str:
+        _, building, kind, device = ak
+        if isinstance(rule.when, RatioCompare) and isinstance(value, int | float):
+            value_text = f"{value * 100:.0f}%"
+        else:
+            value_text = (
+                "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+            )
+        fields = _Defaulting(rule=rule.id, building=building, kind=kind, device=device, value=value_text)
+        b = self.registry.buildings.get(building)
+        fields["building_name"] = (b.name_en or b.name) if b else building
+        if info is not None:
+            for name in ("name", "floor", "zone", "location"):
+                fields[name] = getattr(info, name) or ""
+        if not fields.get("location"):
+            fields["location"] = f"{building}/{device}"
+        template = rule.summary or f"{rule.id}: {{building}}/{{device}}"
+        return template.format_map({k: fields[k] for k in PLACEHOLDERS})
+
+    def _raise(
+        self, rule: Rule, ak: AlertKey, value: JsonValue, now: dt.datetime, events: list[EventRecord]
+    ) -> None:
+        if ak in self.open:
+            return
+        _, building, kind, device = ak
+        info = self.registry.get(building, kind, device)
+        labels = {n: str(getattr(info, n)) for n in LABEL_FIELDS if info is not None and getattr(info, n)}
+        silenced = (
+            muting(
+                self.silences,
+                rule=rule.id,
+                severity=rule.severity,
+                building=building,
+                kind=kind,
+                device=device,
+                now=now,
+            )
+            is not None
+        )
+        new = NewAlert(
+            rule.id,
+            rule.severity,
+            building,
+            kind,
+            device,
+            self._summary(rule, ak, value, info),
+            value,
+            labels,
+        )
+        event = self.store.raise_alert(new, now, silenced=silenced)
+        if event is None:
+            # Another engine on the same store opened it first (the unique index said no).
+            existing = self.store.open_alert(rule.id, building, kind, device)
+            if existing is not None:
+                self.open[ak] = existing
+            return
+        self._emit(event, events)
+
+    def _clear(self, ak: AlertKey, now: dt.datetime, note: str, events: list[EventRecord]) -> None:
+        alert = self.open.pop(ak, None)
+        self.held.pop(ak, None)
+        if alert is None:
+            return
+        event = self.store.clear(alert.id, now, note)
+        if event is not None:
+            self._emit(event, events)
+
+    def _emit(self, event: EventRecord, events: list[EventRecord]) -> None:
+        """Stored already; now keep the open map in step, publish, count."""
+        alert = event.alert
+        ak = (alert.rule, alert.building, alert.kind, alert.device)
+        if alert.is_open:
+            self.open[ak] = alert
+        elif self.open.get(ak, alert).id == alert.id:
+            self.open.pop(ak, None)
+        rule = self.rules_by_id.get(alert.rule)
+        if rule is not None and rule.liveness:
+            if alert.is_open:
+                self.liveness_down.add((alert.building, alert.device))
+            else:
+                self.liveness_down.discard((alert.building, alert.device))
+        try:
+            self.publisher.publish(event)
+        except Exception:  # a publisher must not stop the engine; the event is stored
+            self.metrics.errors.labels("publish").inc()
+            log.exception("alert event not published", event_id=event.id)
+        self.metrics.events.labels(event.event, alert.severity).inc()
+        events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _raise_liveness(
+        self, rule: Rule, key: Key, why: str, now: dt.datetime, events: list[EventRecord]
+    ) -> None:
+        ak = (rule.id, *key)
+        if ak in self.open:
+            return
+        info = self.registry.get(*key)
+        if gateway_down(key[0], info.gateway if info else None, self.building_online, self._down):
+            self.metrics.inhibited.labels(rule.id).inc()
+            return
+        self._raise(rule, ak, why, now, events)
+
+    @property
+    def _down(self) -> _Down:
+        return _Down(self.availability_offline, self.liveness_down)
+
+    # ------------------------------------------------------ scheduled work
+
+    def tick(self, now: dt.datetime) -> list[EventRecord]:
+        """Every second or so: `for` timers that have run out, flapping alerts that settled, and
+        rules whose schedule window has closed."""
+        events: list[EventRecord] = []
+        today = now.astimezone(self.tz).date()
+        with self.lock:
+            for ak, pending in list(self.pending.items()):
+                rule = self.rules_by_id.get(ak[0])
+                state = self.latest.get(ak[1:])
+                if rule is None or rule.liveness:
+                    self._drop_pending(ak)
+                elif state is not None and rule.for_ is not None and now - pending.since >= rule.for_:
+                    # Re-evaluated, not assumed: after a restart the latest state decides.
+                    self._evaluate(rule, ak[1:], state, self.registry.get(*ak[1:]), now, today, events)
+            for ak, since in list(self.held.items()):
+                rule = self.rules_by_id.get(ak[0])
+                settle = self.ruleset.flapping(rule).settle if rule else dt.timedelta(0)
+                if now - since >= settle:
+                    self.flaps.pop(ak, None)
+                    self._clear(ak, now, "stable again after flapping", events)
+            for ak in list(self.active):
+                rule = self.rules_by_id.get(ak[0])
+                if (
+                    rule is not None
+                    and rule.schedule is not None
+                    and not rule.schedule.active(now, self.registry.timezone)
+                ):
+                    state = self.latest.get(ak[1:], {})
+                    self._evaluate(rule, ak[1:], state, self.registry.get(*ak[1:]), now, today, events)
+        return events
+
+    def daily(self, now: dt.datetime) -> list[EventRecord]:
+        """Once a day: date checks (pads expiry) against each device's latest state."""
+        return self.reevaluate(now, self.date_rules)
+
+    def reevaluate(self, now: dt.datetime, rules: list[Rule]) -> list[EventRecord]:
+        events: list[EventRecord] = []
+        today = now.astimezone(self.tz).date()
+        with self.lock:
+            for key, state in list(self.latest.items()):
+                conditions, _ = self._rules(key)
+                for rule in conditions:
+                    if rule in rules:
+                        self._evaluate(rule, key, state, self.registry.get(*key), now, today, events)
+        return events
+
+    def maintain(self, now: dt.datetime) -> list[EventRecord]:
+        """Every few seconds: silences (start, end), changes made elsewhere (API acks and
+        resolutions, other engines), escalations, the alert gauges."""
+        events: list[EventRecord] = []
+        for event in self.store.close_ended_silences(now):
+            with self.lock:
+                self._emit(event, events)
+        self.store.apply_silences(now)
+        silences = self.store.list_silences(active_at=now)
+        with self.lock:
+            # Read under the lock so that no alert raised meanwhile is missing from the snapshot.
+            alerts = self.store.open_alerts()
+            self.silences = silences
+            self._refresh_open(alerts)
+        due = due_escalations(alerts, now, self._escalate_after, self.ruleset.file.defaults.max_escalation)
+        for alert_id, level in due:
+            escalated = self.store.escalate(alert_id, level, now)
+            if escalated is not None:
+                with self.lock:
+                    self._emit(escalated, events)
+        self.metrics.set_counts(self.store.counts())
+        return events
+
+    def _escalate_after(self, alert: AlertRecord) -> dt.timedelta | None:
+        if alert.severity not in ("critical", "major"):
+            return None
+        rule = self.rules_by_id.get(alert.rule)
+        if rule is not None:
+            return self.ruleset.escalate_after(rule)
+        for severity, after in self.ruleset.file.defaults.escalate_after.items():
+            if severity == alert.severity:
+                return after
+        return None
+
+    def sweep(self, now: dt.datetime) -> list[EventRecord]:
+        """Liveness: raise for devices silent past their rule's `silent_for`. Gateways first, so
+        that the devices behind a silent gateway are recognised as inhibited in the same sweep."""
+        events: list[EventRecord] = []
+        stamp = now.timestamp()
+        snapshot = dict(self.last_seen)  # copied in one step under the GIL: no lock held while scanning
+        ages = sorted({r.silent_for for r in self.liveness_rules if r.silent_for is not None})
+        for age in ages:
+            silent = find_silent(snapshot, stamp, age.total_seconds())
+            silent.sort(key=lambda k: (k[0], k[2]) not in self._gateway_ids)
+            for key in silent:
+                _, liveness = self._rules(key)
+                for rule in liveness:
+                    if rule.silent_for != age or (rule.id, *key) in self.open:
+                        continue
+                    with self.lock:
+                        if self.last_seen.get(key, 0.0) < stamp - age.total_seconds():
+                            self._raise_liveness(rule, key, "silent", now, events)
+        return events
