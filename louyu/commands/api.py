@@ -1,11 +1,165 @@
-"""`louyu api`: not built yet."""
+"""`louyu api`: the operator API alone; `build()` for `louyu up` to compose it with the rest."""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import secrets
+import signal
+import threading
+from types import FrameType
+from typing import Annotated
+
+import structlog
 import typer
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.config import ApiConfig
+from api.influx import InfluxQueryClient
+from api.mqtt_feed import MqttConfig
+from api.roles import Role
+from api.server import ApiServer
+from api.tokens import TokenStore  # also registers the api_tokens table before create_all
+from collector.registry import Registry, RegistryError
+from louyu.logs import configure_logging
+from louyu.settings import Settings, get_settings
+from rules.db import create_all, make_engine
+from rules.service import AlertService
+from rules.store import AlertStore
+
+log = structlog.get_logger("louyu.api")
+
+DEMO_TOKEN_NAME = "demo-operator"  # noqa: S105 (a name, not a secret)
 
 
-def api() -> None:
-    """Not built yet."""
-    typer.echo("louyu api: not built yet", err=True)
-    raise typer.Exit(2)
+def api_config(settings: Settings) -> ApiConfig:
+    target = settings.mqtt
+    mqtt = MqttConfig(
+        host=target.host,
+        port=target.port,
+        tls=target.tls,
+        username=target.username,
+        password=target.password,
+        # Unique per process: two API processes on one broker must not take each other's session.
+        client_id=f"louyu-api-{os.getpid()}-{secrets.token_hex(3)}",
+        keepalive_s=settings.mqtt_keepalive_s,
+        ca_file=settings.mqtt_tls_ca_file,
+        cert_file=settings.mqtt_tls_cert_file,
+        key_file=settings.mqtt_tls_key_file,
+        tls_insecure=settings.mqtt_tls_insecure,
+    )
+    return ApiConfig(mqtt=mqtt)
+
+
+def influx_client(settings: Settings) -> InfluxQueryClient:
+    return InfluxQueryClient(
+        settings.influx_url,
+        settings.influx_api,
+        settings.influx_db,
+        token=settings.influx_token.get_secret_value() if settings.influx_token else None,
+        username=settings.influx_username,
+        password=settings.influx_password.get_secret_value() if settings.influx_password else None,
+        retention_policy=settings.influx_retention_policy,
+        timeout_s=settings.influx_timeout_s,
+    )
+
+
+class ApiRuntime:
+    """The API of one process: `start()` serves in a thread named `louyu-api` and returns once
+    the socket accepts connections; `stop()` ends it."""
+
+    def __init__(self, app: FastAPI, server: ApiServer, store: AlertStore, tokens: TokenStore) -> None:
+        self.app, self.server, self.store, self.tokens = app, server, store, tokens
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> None:
+        self.server.start()
+        log.info("api_serving", url=self.server.url, docs=f"{self.server.url}/docs")
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.store.engine.dispose()
+
+
+def build(
+    settings: Settings,
+    registry: Registry,
+    *,
+    service: AlertService | None = None,
+    config: ApiConfig | None = None,
+) -> ApiRuntime:
+    """Wire the API from settings. `service`: the AlertService of a composing process (so that
+    its publisher sends the events of acks and resolves); by default the API publishes them on
+    its own MQTT connection."""
+    engine = make_engine(settings.database_url)
+    create_all(engine)
+    store = AlertStore(engine)
+    tokens = TokenStore(engine)
+    app = create_app(
+        config or api_config(settings),
+        store=store,
+        tokens=tokens,
+        registry=registry,
+        history=influx_client(settings),
+        actions=service,
+    )
+    host, port = settings.api_host_port
+    return ApiRuntime(app, ApiServer(app, host, port, log_level=settings.log_level.lower()), store, tokens)
+
+
+def create_demo_token(settings: Settings, now: dt.datetime | None = None) -> str:
+    """A fresh operator token for `make demo`, replacing the previous demo token. Print it once."""
+    engine = make_engine(settings.database_url)
+    try:
+        create_all(engine)
+        tokens = TokenStore(engine)
+        when = now or dt.datetime.now(dt.UTC)
+        tokens.revoke(DEMO_TOKEN_NAME, when)
+        _, token = tokens.create(DEMO_TOKEN_NAME, Role.OPERATOR, when, expires_days=7)
+        return token
+    finally:
+        engine.dispose()
+
+
+def announce_demo_token(settings: Settings) -> str:
+    """Make the demo token and print it once on standard output, for `make demo`."""
+    token = create_demo_token(settings)
+    typer.echo(f"demo operator token (valid 7 days, shown once): {token}")
+    return token
+
+
+def api(
+    bind: Annotated[str | None, typer.Option(help="HOST:PORT; default LOUYU_API_BIND")] = None,
+) -> None:
+    """Serve the operator API (alerts, devices, history, live events; docs at /docs)."""
+    overrides = {"api_bind": bind} if bind else {}
+    settings = get_settings(**overrides)
+    configure_logging(settings.log_level, settings.log_format)
+    problems = settings.check_secrets() if settings.environment == "production" else []
+    if problems:
+        for problem in problems:
+            typer.echo(f"louyu api: {problem}", err=True)
+        raise typer.Exit(2)
+    try:
+        registry = Registry.load(settings.registry_file)
+    except RegistryError as error:
+        typer.echo(f"louyu api: {error}", err=True)
+        raise typer.Exit(2) from error
+    runtime = build(settings, registry)
+    done = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    runtime.start()
+    try:
+        while not done.wait(1.0):
+            pass
+    finally:
+        runtime.stop()

@@ -1,0 +1,168 @@
+"""The app factory: `create_app(config, store=..., tokens=..., registry=...)` with plain objects.
+
+Clients (the InfluxDB HTTP client, the MQTT subscription) start in the lifespan and stop with
+it. The routers come from `api/routes/__init__.py`; the dashboard, when `api/web` exists, is
+mounted by its own `api.web.mount(app, state)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from api import docs_page, errors
+from api.body_limit import BodyLimitMiddleware
+from api.config import VERSION, ApiConfig
+from api.device_state import DeviceStateTable
+from api.history import last_values_statements, seed_targets
+from api.influx import InfluxError, InfluxQueryClient
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.mqtt_feed import MqttFeed
+from api.publisher import FeedPublisher
+from api.ratelimit import RateLimiter
+from api.response_headers import ApiHeadersMiddleware
+from api.routes import ROUTERS
+from api.state import ApiState, utc_now
+from api.tokens import TokenStore
+from collector.models import KINDS, NAME_RE, DeviceKey
+from collector.registry import Registry
+from rules.service import AlertService
+from rules.store import AlertStore
+
+log = structlog.get_logger("louyu.api")
+
+DESCRIPTION = """
+The operator API of louyu: alerts (list, one with its events, acknowledge, resolve), silences,
+devices with their latest readings and status, building summaries, history from InfluxDB, a
+live stream of alert events (SSE), and health.
+
+Every `/api/v1` route needs `Authorization: Bearer <token>` (`louyu token create`). Roles:
+`viewer` and `integration` read and follow the event stream; `patrol` also acknowledges;
+`operator` also resolves and manages silences; `admin` does everything.
+"""
+
+
+def create_app(
+    config: ApiConfig,
+    *,
+    store: AlertStore,
+    tokens: TokenStore,
+    registry: Registry,
+    devices: DeviceStateTable | None = None,
+    history: InfluxQueryClient | None = None,
+    actions: AlertService | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> FastAPI:
+    """Build the app. `actions` acknowledges, resolves and manages silences, publishing each
+    event; by default an AlertService that publishes on the API's own MQTT connection (or
+    nowhere, without a broker: the event is stored all the same)."""
+    metrics = ApiMetrics()
+    metrics.watch_alerts(store.counts)
+    publisher = FeedPublisher()
+    state = ApiState(
+        config=config,
+        store=store,
+        actions=actions or AlertService(store, publisher),
+        tokens=tokens,
+        registry=registry,
+        devices=devices or DeviceStateTable(),
+        history=history,
+        metrics=metrics,
+        limiter=RateLimiter(config.rate_per_s, config.rate_burst),
+        clock=clock,
+    )
+
+    def feed_counts() -> tuple[int, int, int]:
+        feed = state.feed
+        return (
+            (feed.messages, feed.rejected, state.devices.dropped) if feed else (0, 0, state.devices.dropped)
+        )
+
+    metrics.watch_feed(feed_counts)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state.wakeup.closed = False
+        if state.history is not None:
+            await state.history.open()
+            if config.seed_from_influx:
+                await seed_latest(state.history, state.devices, config.seed_timeout_s)
+        if config.mqtt is not None:
+            state.feed = MqttFeed(config.mqtt, state.devices, state.wakeup.notify)
+            state.feed.start()
+            publisher.feed = state.feed
+        try:
+            yield
+        finally:
+            state.wakeup.close()
+            if state.feed is not None:
+                publisher.feed = None
+                await asyncio.to_thread(state.feed.stop)
+                state.feed = None
+            if state.history is not None:
+                await state.history.close()
+
+    local_docs = docs_page.swagger_assets() is not None
+    app = FastAPI(
+        title=config.title,
+        version=VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None if local_docs else "/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    if local_docs:
+        docs_page.install(app, config.title)
+    app.state.louyu = state
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    mount_web(app, state)
+    # Outermost last: metrics see every answer, including the body limit's 413.
+    app.add_middleware(ApiHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def mount_web(app: FastAPI, state: ApiState) -> None:
+    """The dashboard seam: `api/web` mounts itself when it is there."""
+    if importlib.util.find_spec("api.web") is None:
+        return
+    web = importlib.import_module("api.web")
+    mount = getattr(web, "mount", None)
+    if callable(mount):
+        mount(app, state)
+
+
+async def seed_latest(client: InfluxQueryClient, table: DeviceStateTable, timeout_s: float) -> int:
+    """Fill the latest-state table with InfluxDB's last values, so that a restarted API does not
+    show every device as silent until it speaks again. Best effort: a slow or absent InfluxDB
+    only delays this by `timeout_s`."""
+    try:
+        results = await asyncio.wait_for(client.query(last_values_statements()), timeout_s)
+    except (InfluxError, TimeoutError) as error:
+        log.warning("seed_from_influx_failed", error=str(error)[:200])
+        return 0
+    seeded = 0
+    for (kind, name), series_list in zip(seed_targets(), results, strict=False):
+        if kind not in KINDS:
+            continue
+        for series in series_list:
+            building, device = series.tags.get("building", ""), series.tags.get("device", "")
+            if not (NAME_RE.fullmatch(building) and NAME_RE.fullmatch(device)):
+                continue
+            for row in series.values:
+                if len(row) >= 2 and row[1] is not None and isinstance(row[0], int):
+                    table.seed(DeviceKey(building, kind, device), name, row[1], row[0])
+                    seeded += 1
+    log.info("seeded_from_influx", values=seeded)
+    return seeded

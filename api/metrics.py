@@ -1,0 +1,120 @@
+"""Prometheus metrics of one API app, on a registry of its own (several apps may live in one
+process: tests, `louyu up`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class AlertCountCollector(Collector):
+    """Alerts by state and severity, read from the store at scrape time."""
+
+    def __init__(self, counts: Callable[[], dict[str, dict[str, int]]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "louyu_alerts", "Alerts in the store by state and severity", labels=["state", "severity"]
+        )
+        try:
+            counts = self._counts()
+        except Exception:  # noqa: BLE001 (a scrape must not fail because the store is down; readyz says so)
+            return
+        for state, by_severity in counts.items():
+            for severity, count in by_severity.items():
+                family.add_metric([state, severity], count)
+        yield family
+
+
+class FeedCollector(Collector):
+    """The API's own MQTT subscription: telemetry taken in, refused, and devices not admitted."""
+
+    def __init__(self, read: Callable[[], tuple[int, int, int]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        messages, rejected, dropped = self._read()
+        yield CounterMetricFamily(
+            "louyu_api_telemetry_messages", "Telemetry messages applied to the latest state", value=messages
+        )
+        yield CounterMetricFamily(
+            "louyu_api_telemetry_rejected",
+            "Telemetry messages refused by the contract's parser",
+            value=rejected,
+        )
+        yield CounterMetricFamily(
+            "louyu_api_devices_refused",
+            "Messages of new devices refused: the state table is full",
+            value=dropped,
+        )
+
+
+class ApiMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "louyu_api_requests",
+            "HTTP requests by route template, method and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "louyu_api_request_seconds",
+            "Time to the response's first byte, by route template",
+            ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+        self.streams = Gauge("louyu_api_event_streams", "Open event streams (SSE)", registry=self.registry)
+        self.auth_failures = Counter(
+            "louyu_api_auth_failures", "Refused requests by reason", ["reason"], registry=self.registry
+        )
+        self.devices = Gauge(
+            "louyu_api_known_devices", "Devices in the latest-state table", registry=self.registry
+        )
+
+    def watch_feed(self, read: Callable[[], tuple[int, int, int]]) -> None:
+        self.registry.register(FeedCollector(read))
+
+    def watch_alerts(self, counts: Callable[[], dict[str, dict[str, int]]]) -> None:
+        self.registry.register(AlertCountCollector(counts))
+
+
+class MetricsMiddleware:
+    """Count every request by its route template (never the raw path: ids would explode it)."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                route = _route_of(scope)
+                self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            self.metrics.requests.labels(scope["method"], _route_of(scope), str(status)).inc()
+
+
+def _route_of(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"

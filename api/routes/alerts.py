@@ -1,0 +1,118 @@
+"""`/api/v1/alerts`: list with filters and cursor paging, one alert with its events, ack, resolve."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Final, Literal
+
+import anyio.to_thread
+from fastapi import APIRouter, Body, HTTPException, Path, Query
+from pydantic import StringConstraints
+
+from api.convert import alert_public, alert_with_events
+from api.deps import AUTH_RESPONSES, Acker, Actions, Now, Reader, Resolver, State, Store
+from api.models import (
+    AlertPage,
+    AlertPublic,
+    AlertState,
+    AlertWithEvents,
+    KindName,
+    NoteRequest,
+    Problem,
+    Severity,
+)
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=AUTH_RESPONSES)
+
+NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# SQLite integers are 64-bit: a larger id must be refused here, not overflow in the driver.
+MAX_ID: Final = 2**62
+AlertId = Annotated[int, Path(ge=1, le=MAX_ID, description="alert id", examples=[42])]
+Sort = Literal["started_at", "-started_at", "updated_at", "-updated_at", "id", "-id", "severity", "-severity"]
+NameValue = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+NoteBody = Annotated[NoteRequest | None, Body()]
+_NOT_FOUND: Final[dict[int | str, dict[str, object]]] = {
+    404: {"model": Problem, "description": "no such alert"}
+}
+_CONFLICT: Final[dict[int | str, dict[str, object]]] = {
+    409: {"model": Problem, "description": "the alert's state does not allow this (e.g. already resolved)"}
+}
+
+
+@router.get("", response_model=AlertPage, responses={400: {"model": Problem, "description": "bad cursor"}})
+async def list_alerts(
+    _: Reader,
+    store: Store,
+    state: Annotated[
+        list[AlertState] | None, Query(max_length=3, description="repeatable", examples=[["firing"]])
+    ] = None,
+    severity: Annotated[
+        list[Severity] | None, Query(max_length=5, description="repeatable", examples=[["critical", "major"]])
+    ] = None,
+    building: Annotated[
+        list[NameValue] | None, Query(max_length=50, description="repeatable", examples=[["darong-b"]])
+    ] = None,
+    kind: Annotated[
+        list[KindName] | None, Query(max_length=4, description="repeatable", examples=[["aed"]])
+    ] = None,
+    device: Annotated[
+        list[NameValue] | None, Query(max_length=50, description="repeatable", examples=[["aed-b-1f-lobby"]])
+    ] = None,
+    rule: Annotated[
+        list[NameValue] | None,
+        Query(max_length=50, description="repeatable", examples=[["aed-cabinet-open"]]),
+    ] = None,
+    sort: Annotated[
+        Sort, Query(description="field, `-` first for descending; ties by id", examples=["-severity"])
+    ] = "-started_at",
+    limit: Annotated[int, Query(ge=1, le=1000, description="page size", examples=[100])] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the page before")
+    ] = None,
+) -> AlertPage:
+    """Alerts, newest first by default. Repeat a filter to allow several values
+    (`?state=firing&state=acknowledged`); different filters must all match."""
+    query = functools.partial(
+        store.list_alerts,
+        state=state,
+        severity=severity,
+        building=building,
+        kind=kind,
+        device=device,
+        rule=rule,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+    )
+    # The query in a worker thread, the rest on the loop: one thread hop per request, not two.
+    records, next_cursor = await anyio.to_thread.run_sync(query)
+    return AlertPage(items=[alert_public(r) for r in records], next_cursor=next_cursor)
+
+
+@router.get("/{alert_id}", response_model=AlertWithEvents, responses=_NOT_FOUND)
+def get_alert(alert_id: AlertId, _: Reader, store: Store) -> AlertWithEvents:
+    """One alert with every event of its history, oldest first."""
+    record = store.get(alert_id)
+    if record is None:
+        raise HTTPException(404, f"alert {alert_id} does not exist")
+    return alert_with_events(record, store.events(alert_id))
+
+
+@router.post("/{alert_id}/ack", response_model=AlertPublic, responses={**_NOT_FOUND, **_CONFLICT})
+def acknowledge(
+    alert_id: AlertId, token: Acker, actions: Actions, app: State, now: Now, body: NoteBody = None
+) -> AlertPublic:
+    """Acknowledge a firing alert (patrol and up). Recorded as done by the token's name."""
+    event = actions.acknowledge(alert_id, token.name, body.note if body else None, now)
+    app.wakeup.notify()
+    return alert_public(event.alert)
+
+
+@router.post("/{alert_id}/resolve", response_model=AlertPublic, responses={**_NOT_FOUND, **_CONFLICT})
+def resolve(
+    alert_id: AlertId, token: Resolver, actions: Actions, app: State, now: Now, body: NoteBody = None
+) -> AlertPublic:
+    """Resolve a firing or acknowledged alert by hand (operator and up)."""
+    event = actions.resolve(alert_id, token.name, body.note if body else None, now)
+    app.wakeup.notify()
+    return alert_public(event.alert)

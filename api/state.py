@@ -1,0 +1,40 @@
+"""Everything a request handler may reach, held on `app.state.louyu` (built by `create_app`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from api.config import ApiConfig
+from api.device_state import DeviceStateTable
+from api.influx import InfluxQueryClient
+from api.metrics import ApiMetrics
+from api.mqtt_feed import MqttFeed
+from api.ratelimit import RateLimiter
+from api.tokens import TokenStore
+from api.wakeup import Wakeup
+from collector.registry import Registry
+from rules.service import AlertService
+from rules.store import AlertStore
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(slots=True)
+class ApiState:
+    config: ApiConfig
+    store: AlertStore
+    # Acknowledge, resolve, silences: writes the store, then publishes the event on MQTT.
+    actions: AlertService
+    tokens: TokenStore
+    registry: Registry
+    devices: DeviceStateTable
+    history: InfluxQueryClient | None
+    metrics: ApiMetrics
+    limiter: RateLimiter
+    wakeup: Wakeup = field(default_factory=Wakeup)
+    clock: Callable[[], dt.datetime] = utc_now
+    feed: MqttFeed | None = None

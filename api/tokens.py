@@ -1,0 +1,141 @@
+"""API tokens: created once and shown once, stored as SHA-256 hashes (table `api_tokens`).
+
+A token is `louyu_` followed by 32 random URL-safe bytes, so that it is recognisable in a
+leaked file or a secret scanner. Only its hash is stored; a stolen database yields no token.
+Lookups go by hash and the stored hash is compared in constant time; an unknown, revoked or
+expired token is refused the same way, so a client cannot tell which it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import Engine, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from api.roles import Role
+from rules.db import Base, UtcDateTime, writer
+
+PREFIX: Final = "louyu_"
+SHOWN_CHARS: Final = len(PREFIX) + 6  # what `token list` shows to tell tokens apart
+
+
+class TokenRow(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: int
+    name: str
+    role: Role
+    prefix: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+    def valid_at(self, now: dt.datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+class TokenError(Exception):
+    pass
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return PREFIX + secrets.token_urlsafe(32)
+
+
+def _info(row: TokenRow) -> TokenInfo:
+    return TokenInfo(
+        row.id, row.name, Role(row.role), row.prefix, row.created_at, row.expires_at, row.revoked_at
+    )
+
+
+class TokenStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._write = writer(engine)
+
+    def create(
+        self, name: str, role: Role, now: dt.datetime, expires_days: int | None = None
+    ) -> tuple[TokenInfo, str]:
+        """A new token: its record, and the secret itself, which is never stored nor shown again."""
+        name = name.strip()
+        if not name or len(name) > 128:
+            raise TokenError("a token needs a name of 1 to 128 characters")
+        if expires_days is not None and expires_days < 1:
+            raise TokenError("--expires-days must be at least 1")
+        with Session(self._write) as session, session.begin():
+            clash = session.scalars(
+                select(TokenRow).where(TokenRow.name == name, TokenRow.revoked_at.is_(None))
+            ).first()
+            if clash is not None and (clash.expires_at is None or clash.expires_at > now):
+                raise TokenError(f"a valid token named {name!r} exists; revoke it first")
+            token = new_token()
+            row = TokenRow(
+                name=name,
+                role=role.value,
+                token_hash=hash_token(token),
+                prefix=token[:SHOWN_CHARS],
+                created_at=now,
+                expires_at=now + dt.timedelta(days=expires_days) if expires_days else None,
+            )
+            session.add(row)
+            session.flush()
+            return _info(row), token
+
+    def authenticate(self, token: str, now: dt.datetime) -> TokenInfo | None:
+        """The token's record if it is known, not revoked and not expired; else None."""
+        digest = hash_token(token)
+        with Session(self.engine) as session:
+            row = session.scalars(select(TokenRow).where(TokenRow.token_hash == digest)).first()
+            if row is None:
+                return None
+            info = _info(row)
+            stored = row.token_hash
+        if not hmac.compare_digest(stored, digest) or not info.valid_at(now):
+            return None
+        return info
+
+    def still_valid(self, token_id: int, now: dt.datetime) -> bool:
+        """Whether the token of that id is neither revoked nor expired (for long-lived streams)."""
+        with Session(self.engine) as session:
+            row = session.get(TokenRow, token_id)
+            return row is not None and _info(row).valid_at(now)
+
+    def all(self) -> list[TokenInfo]:
+        with Session(self.engine) as session:
+            return [_info(r) for r in session.scalars(select(TokenRow).order_by(TokenRow.id)).all()]
+
+    def revoke(self, name_or_id: str, now: dt.datetime) -> list[TokenInfo]:
+        """Revoke by id, or every unrevoked token of that name; the revoked tokens (none if no match)."""
+        with Session(self._write) as session, session.begin():
+            query = select(TokenRow).where(TokenRow.revoked_at.is_(None))
+            if name_or_id.isdigit():
+                query = query.where(TokenRow.id == int(name_or_id))
+            else:
+                query = query.where(TokenRow.name == name_or_id)
+            rows = session.scalars(query).all()
+            for row in rows:
+                row.revoked_at = now
+            session.flush()
+            return [_info(r) for r in rows]
