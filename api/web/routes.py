@@ -1,0 +1,159 @@
+"""The pages: the operators' dashboard, the public board and its JSON, the shipped assets.
+
+`mount(app)` adds them to the API app. The pages themselves hold no data and need no token; the
+dashboard's script signs in with a token kept in the tab's sessionStorage and calls the API like
+any client. The board's JSON is public by design: canteen load and free parking only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+
+from api.deps import authenticated, get_state
+from api.roles import GRANTS
+from api.state import ApiState
+from api.tokens import TokenInfo
+from api.web.board_service import BoardService, InfluxSeries
+from api.web.i18n import LANG_COOKIE, LANGS, MESSAGES, pick_lang
+
+HERE: Final = Path(__file__).parent
+STATIC_PATH: Final = "/static/web"
+BOARD_JSON_PATH: Final = "/api/v1/board"
+# Browsers and proxies may reuse the board for this long; the server rebuilds it at most this often.
+BOARD_MAX_AGE_S: Final = 5
+# Pages are shells without data: a minute of caching is harmless, and the script is re-checked by
+# its own validators (ETag, Last-Modified) that StaticFiles sends.
+PAGE_MAX_AGE_S: Final = 60
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+LangQuery = Annotated[str | None, Query(pattern="^(zh|en)$", description="page language: zh or en")]
+
+
+class Session(BaseModel):
+    """Who the dashboard is signed in as, and what the role may do (decides the buttons shown)."""
+
+    name: str
+    role: str
+    permissions: list[str]
+
+
+def _timezone(request: Request) -> str:
+    state: ApiState | None = getattr(request.app.state, "louyu", None)
+    return state.registry.timezone if state is not None else "Asia/Shanghai"
+
+
+def _page(request: Request, template: str, lang_query: str | None) -> HTMLResponse:
+    lang = pick_lang(lang_query, request.cookies.get(LANG_COOKIE))
+    other = next(code for code in LANGS if code != lang)
+    config = {
+        "lang": lang,
+        "timezone": _timezone(request),
+        "board_json": BOARD_JSON_PATH,
+        "api": "/api/v1",
+    }
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "lang": lang,
+            "other_lang": other,
+            "t": MESSAGES[lang],
+            "static": STATIC_PATH,
+            "config": config,
+        },
+    )
+    if lang_query is not None:
+        # Remember an explicit choice for the next pages, for a year, on this path only.
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    response.headers["Cache-Control"] = f"private, max-age={PAGE_MAX_AGE_S}"
+    response.headers["Vary"] = "Cookie"
+    response.headers["Content-Language"] = "zh-CN" if lang == "zh" else "en"
+    return response
+
+
+def _new_board_service(state: ApiState) -> BoardService:
+    series = InfluxSeries(state.history) if state.history is not None else None
+    return BoardService(state.registry, state.devices, series, clock=state.clock)
+
+
+def board_service(request: Request) -> BoardService:
+    """One board service per app (built by `mount`, or on first use from the API's state)."""
+    service: BoardService | None = getattr(request.app.state, "louyu_board", None)
+    if service is None:
+        service = request.app.state.louyu_board = _new_board_service(get_state(request))
+    return service
+
+
+router = APIRouter()
+
+
+@router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+def dashboard_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, "dashboard.html", lang)
+
+
+@router.get("/board", response_class=HTMLResponse, include_in_schema=False)
+def board_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
+    response = _page(request, "board.html", lang)
+    # Public, same for everyone with the same language cookie.
+    response.headers["Cache-Control"] = f"public, max-age={PAGE_MAX_AGE_S}"
+    return response
+
+
+@router.get(
+    BOARD_JSON_PATH,
+    tags=["public"],
+    summary="The public board: canteen load, today's curve, typical day, best time to go; free parking",
+    description=(
+        "No token. Rebuilt at most every few seconds whatever the number of readers; "
+        "`Cache-Control: public, max-age=5`. Holds nothing sensitive: no alerts, no AEDs, no batteries."
+    ),
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
+async def board_json(service: Annotated[BoardService, Depends(board_service)]) -> Response:
+    body, age = await service.json()
+    return Response(
+        body,
+        media_type="application/json",
+        headers={
+            "Cache-Control": f"public, max-age={max(int(BOARD_MAX_AGE_S - age), 0)}",
+            "Age": str(int(age)),
+        },
+    )
+
+
+@router.get(
+    "/api/v1/session",
+    tags=["auth"],
+    summary="The calling token's name, role and permissions",
+    response_model=Session,
+)
+def session(token: Annotated[TokenInfo, Depends(authenticated)]) -> Session:
+    return Session(
+        name=token.name,
+        role=token.role.value,
+        permissions=sorted(p.value for p in GRANTS[token.role]),
+    )
+
+
+def mount(app: FastAPI, state: ApiState | None = None) -> None:
+    """Add the dashboard, the public board and their assets to the API app."""
+    if state is not None:
+        app.state.louyu_board = _new_board_service(state)
+    app.include_router(router)
+    app.mount(STATIC_PATH, StaticFiles(directory=HERE / "static"), name="web-static")
+
+    if not any(getattr(route, "path", None) == "/" for route in app.router.routes):
+
+        @app.get("/", include_in_schema=False)
+        def root() -> RedirectResponse:
+            return RedirectResponse("/dashboard", status_code=307)

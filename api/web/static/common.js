@@ -1,0 +1,139 @@
+// Shared by the dashboard and the board: the page's words, its settings, formatting, charts.
+
+export const T = JSON.parse(document.getElementById("i18n").textContent);
+export const CONFIG = JSON.parse(document.getElementById("page-config").textContent);
+
+export function t(key) {
+  return T[key] ?? key;
+}
+
+const locale = CONFIG.lang === "zh" ? "zh-CN" : "en-GB";
+
+export function fmtTime(iso, withDate = false) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "—";
+  const options = { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: CONFIG.timezone };
+  if (withDate) Object.assign(options, { month: "2-digit", day: "2-digit" });
+  return date.toLocaleString(locale, options);
+}
+
+export function fmtNumber(value, digits = 0) {
+  if (value === null || value === undefined) return "—";
+  return Number(value).toLocaleString(locale, { maximumFractionDigits: digits });
+}
+
+export function fmtPercent(load) {
+  if (load === null || load === undefined) return "—";
+  return `${Math.round(load * 100)}%`;
+}
+
+export function loadLevel(load) {
+  if (load === null || load === undefined) return null;
+  if (load >= 0.95) return "full";
+  if (load >= 0.8) return "high";
+  if (load >= 0.5) return "medium";
+  return "low";
+}
+
+// Build an element: el("li", {class: "x", "data-id": 3}, child, "text", ...). Text is never parsed
+// as HTML: device names and notes come from outside.
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "text") node.textContent = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+// Seconds since local midnight in the area's time zone, for the x axis of day curves.
+export function localMinutes(iso) {
+  const parts = new Intl.DateTimeFormat("en-GB", {
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: CONFIG.timezone,
+  }).formatToParts(new Date(iso));
+  const get = (type) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  return get("hour") * 60 + get("minute");
+}
+
+export function localMidnight(now = new Date()) {
+  // The offset of the area's zone at `now`, from the difference between its wall clock and UTC.
+  const wall = new Date(now.toLocaleString("en-US", { timeZone: CONFIG.timezone }));
+  const offsetMs = wall.getTime() - new Date(now.toLocaleString("en-US", { timeZone: "UTC" })).getTime();
+  const localNow = new Date(now.getTime() + offsetMs);
+  localNow.setUTCHours(0, 0, 0, 0);
+  return new Date(localNow.getTime() - offsetMs);
+}
+
+function hhmm(minutes) {
+  const h = Math.floor(minutes / 60) % 24;
+  const m = Math.round(minutes % 60);
+  return `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}`;
+}
+
+const COLOURS = ["#0a58a8", "#8a8f98", "#b3261e", "#176336"];
+
+// A day curve chart: x in minutes after local midnight, y a load in %. `series` is a list of
+// {label, points: [[minute, load]], dash}. Redrawn in place when called again on the same node.
+export function dayChart(node, series, { height = 200, yMax = 110, from = 6 * 60, to = 21 * 60 } = {}) {
+  const minutes = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+  // The working day at least, widened to whatever the data covers.
+  const xRange = [Math.min(from, minutes[0] ?? from), Math.max(to, (minutes[minutes.length - 1] ?? to) + 15)];
+  const data = [minutes];
+  for (const s of series) {
+    const byMinute = new Map(s.points.map(([m, v]) => [m, v === null ? null : v * 100]));
+    data.push(minutes.map((m) => (byMinute.has(m) ? byMinute.get(m) : null)));
+  }
+  const opts = {
+    width: Math.max(node.clientWidth, 260),
+    height,
+    legend: { show: false },
+    cursor: { show: false },
+    scales: { x: { time: false, range: xRange }, y: { range: [0, yMax] } },
+    axes: [
+      // Ticks on whole hours: 06:00, 08:00, ... rather than uPlot's default decimal steps.
+      { values: (u, ticks) => ticks.map(hhmm), incrs: [60, 120, 180, 240, 360], stroke: "#4a5565", grid: { stroke: "#e3e8ef" } },
+      { values: (u, ticks) => ticks.map((v) => `${v}%`), stroke: "#4a5565", grid: { stroke: "#e3e8ef" }, size: 56 },
+    ],
+    series: [
+      {},
+      ...series.map((s, i) => ({
+        label: s.label,
+        stroke: s.colour ?? COLOURS[i % COLOURS.length],
+        width: s.width ?? 2,
+        dash: s.dash,
+        spanGaps: s.spanGaps ?? false,
+        // A lone reading has no line to draw: show the dots until there are a few.
+        points: { show: s.points.filter((p) => p[1] !== null).length < 4, size: 7 },
+      })),
+    ],
+  };
+  node.replaceChildren();
+  if (minutes.length === 0) return null;
+  // eslint-disable-next-line no-undef
+  return new uPlot(opts, data, node);
+}
+
+// A time chart for device history: x in epoch seconds.
+export function timeChart(node, label, points, { height = 260 } = {}) {
+  node.replaceChildren();
+  if (points.length === 0) return null;
+  const xs = points.map((p) => Date.parse(p.t) / 1000);
+  const ys = points.map((p) => (typeof p.v === "number" ? p.v : p.v === true ? 1 : p.v === false ? 0 : null));
+  const opts = {
+    width: Math.max(node.clientWidth, 260),
+    height,
+    legend: { show: true },
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), CONFIG.timezone), // eslint-disable-line no-undef
+    series: [{}, { label, stroke: COLOURS[0], width: 2, points: { show: false } }],
+    axes: [{ stroke: "#4a5565", grid: { stroke: "#e3e8ef" } }, { stroke: "#4a5565", grid: { stroke: "#e3e8ef" } }],
+  };
+  // eslint-disable-next-line no-undef
+  return new uPlot(opts, [xs, ys], node);
+}
