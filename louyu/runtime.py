@@ -28,6 +28,23 @@ def load_registry(settings: Settings) -> Registry:
         raise SystemExit(f"louyu: {error}") from error
 
 
+def check_settings(settings: Settings) -> None:
+    """Refuse secrets left at a placeholder, outside development."""
+    problems = settings.check_secrets()
+    if problems and settings.environment == "production":
+        raise SystemExit("louyu: " + "; ".join(problems))
+
+
+def serve_metrics(settings: Settings) -> None:
+    """Prometheus metrics on LOUYU_METRICS_BIND, for a part run alone (the API serves its own)."""
+    if not settings.metrics_bind:
+        return
+    from prometheus_client import start_http_server
+
+    host, _, port = settings.metrics_bind.rpartition(":")
+    start_http_server(int(port), addr=host or "127.0.0.1")
+
+
 def wait_for_signal() -> None:
     stop = threading.Event()
 

@@ -11,7 +11,7 @@ from collector.mqtt_source import BrokerTarget
 from collector.registry import Registry
 from collector.service import Collector, CollectorConfig, InfluxTarget
 from louyu.logs import configure_logging
-from louyu.runtime import load_registry, run_parts
+from louyu.runtime import check_settings, load_registry, run_parts, serve_metrics
 from louyu.settings import Settings, get_settings
 
 
@@ -64,23 +64,13 @@ def build(settings: Settings, registry: Registry) -> Collector:
     return Collector(config, registry)
 
 
-def check_settings(settings: Settings) -> None:
-    problems = settings.check_secrets()
-    if problems and settings.environment == "production":
-        raise SystemExit("louyu: " + "; ".join(problems))
-
-
 def collector() -> None:
     """Validate every telemetry message and store it in InfluxDB; nothing is acknowledged before it is durable."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     check_settings(settings)
     part = build(settings, load_registry(settings))
-    if settings.metrics_bind:
-        from prometheus_client import start_http_server
-
-        host, _, port = settings.metrics_bind.rpartition(":")
-        start_http_server(int(port), addr=host or "127.0.0.1")
+    serve_metrics(settings)
     run_parts([("collector", part)])
 
 

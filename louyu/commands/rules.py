@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
 
 from collector.registry import Registry, RegistryError
+from louyu.runtime import check_settings, run_parts, serve_metrics
 from louyu.settings import Settings, get_settings
 from rules.config import check_text, load_rules
 from rules.db import create_all, make_engine
@@ -64,24 +62,15 @@ def rules(ctx: typer.Context) -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    check_settings(settings)
     try:
         registry = Registry.load(settings.registry_file)
         runner = build(settings, registry)
     except (RulesFileError, RegistryError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from error
-    done = threading.Event()
-
-    def _stop(_signum: int, _frame: FrameType | None) -> None:
-        done.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    runner.start()
-    try:
-        done.wait()
-    finally:
-        runner.stop()
+    serve_metrics(settings)
+    run_parts([("rules", runner)])
 
 
 @app.command("check")

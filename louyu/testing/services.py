@@ -60,7 +60,7 @@ class Service:
     name = "service"
 
     def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
+        self.workdir = workdir.resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / f"{self.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
