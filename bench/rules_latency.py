@@ -92,7 +92,8 @@ def main() -> None:
         sender.loop_start()
         time.sleep(0.5)
 
-        stop, sent = threading.Event(), []
+        stop = threading.Event()
+        sent: list[int] = []
         load = threading.Thread(target=_load, args=(broker.port, registry, stop, sent), name="bench-load")
         load.start()
         time.sleep(1.0)

@@ -143,6 +143,7 @@ COLLECTOR_BROKER_SETTINGS = {
     "max_queued_messages": "0",
     "max_queued_bytes": "0",
     "persistent_client_expiration": "14d",
+    "set_tcp_nodelay": "true",
 }
 
 
