@@ -49,7 +49,8 @@ def local_services(settings: Settings) -> list[Service]:
         typer.echo(f"broker:   started mosquitto on 127.0.0.1:{mqtt.port} (data in {broker.workdir})")
     influx = urlsplit(settings.influx_url)
     if http_ok(f"{settings.influx_url}/ping") or http_ok(f"{settings.influx_url}/health"):
-        typer.echo(f"influxdb: using the one at {settings.influx_url}")
+        # host and port only: a URL may carry credentials
+        typer.echo(f"influxdb: using the one at {influx.scheme}://{influx.hostname}:{influx.port or 8086}")
     else:
         server = Influxd(DEMO_DIR / "influxd", port=influx.port or 8086)
         server.start()

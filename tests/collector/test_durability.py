@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -17,6 +18,7 @@ from louyu.testing.services import Influxd, Mosquitto
 from tests.collector.conftest import CollectorProcess, StartCollector, settle
 
 pytestmark = pytest.mark.integration
+BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 def stream(count: int, offset: int = 0) -> list[tuple[str, bytes]]:
@@ -77,7 +79,8 @@ def test_every_kind_lands_with_the_contract_schema(
                 "louyu/darong-a/parking_lot/garage",
                 json.dumps(
                     {
-                        "ts": "2026-11-27T09:00:00+08:00" if now < 1_796_000_000_000 else now,
+                        # an RFC 3339 string in Beijing time, 10 s ago
+                        "ts": dt.datetime.fromtimestamp((now - 10_000) / 1000, BEIJING).isoformat(),
                         "occupied": 412,
                         "capacity": 600,
                         "entered": 500,
@@ -120,6 +123,8 @@ def test_every_kind_lands_with_the_contract_schema(
     assert row["time"] == now, "millisecond timestamp from ts"
     assert row["device"] == "aed-b-1f-lobby" and row["floor"] == "1F" and row["zone"] == "lobby"
     assert influx_count(influxd.url, "parking_space", "occupied", "\"building\" = 'darong-a'") == 1
+    [lot] = influx_query(influxd.url, 'SELECT "occupied" FROM "parking_lot"')
+    assert lot["values"] == [[now - 10_000, 412]], "the RFC 3339 ts, in +08:00, stored at its instant"
 
 
 def test_influxdb_down_under_load_loses_nothing(

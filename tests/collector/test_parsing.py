@@ -71,6 +71,9 @@ REJECTIONS: list[tuple[str, str, bytes | str, RejectReason]] = [
     ("ts not a date", AED, '{"state": "ready", "ts": "yesterday"}', RejectReason.BAD_TS),
     ("ts without offset", AED, '{"state": "ready", "ts": "2026-11-18T08:00:00"}', RejectReason.BAD_TS),
     ("ts date only", AED, '{"state": "ready", "ts": "2026-11-18"}', RejectReason.BAD_TS),
+    ("ts ISO basic format", AED, '{"state": "ready", "ts": "20261118T080000+0800"}', RejectReason.BAD_TS),
+    ("ts without seconds", AED, '{"state": "ready", "ts": "2026-11-18T08:00+08:00"}', RejectReason.BAD_TS),
+    ("ts impossible time", AED, '{"state": "ready", "ts": "2026-11-18T25:00:00Z"}', RejectReason.BAD_TS),
     ("ts 6 minutes ahead", AED, f'{{"state": "ready", "ts": {NOW_MS + 360_000}}}', RejectReason.TS_IN_FUTURE),
     ("ts 8 days old", AED, f'{{"state": "ready", "ts": {NOW_MS - 8 * 86_400_000}}}', RejectReason.TS_TOO_OLD),
     ("ts epoch seconds", AED, f'{{"state": "ready", "ts": {NOW_MS // 1000}}}', RejectReason.TS_TOO_OLD),
@@ -152,6 +155,12 @@ def test_ts_forms() -> None:
     assert isinstance(as_zulu, Reading) and as_zulu.ts_ms == NOW_MS - 1000
     absent = parse(AED, b'{"state": "ready"}', NOW_MS)
     assert isinstance(absent, Reading) and absent.ts_ms == NOW_MS
+    nanos = (NOW - dt.timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S.123456789+00:00")
+    as_nanos = parse(AED, json.dumps({"state": "ready", "ts": nanos}).encode(), NOW_MS)
+    assert isinstance(as_nanos, Reading) and as_nanos.ts_ms == NOW_MS - 2000 + 123
+    spaced = (NOW - dt.timedelta(seconds=3)).strftime("%Y-%m-%d %H:%M:%S+00:00")
+    as_spaced = parse(AED, json.dumps({"state": "ready", "ts": spaced}).encode(), NOW_MS)
+    assert isinstance(as_spaced, Reading) and as_spaced.ts_ms == NOW_MS - 3000
     edge = parse(AED, f'{{"state": "ready", "ts": {NOW_MS + 300_000}}}'.encode(), NOW_MS)
     assert isinstance(edge, Reading), "exactly 5 minutes ahead is still accepted"
 

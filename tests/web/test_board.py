@@ -274,7 +274,9 @@ def test_board_json_is_public_and_cached(start_web: Any) -> None:
         before = board.cache.computations
 
         def hit(_: int) -> int:
-            return client.get("/api/v1/board").status_code
+            # One client per request: an httpx.Client's connection pool is not shared across threads.
+            with httpx.Client(base_url=web.url, timeout=10) as own:
+                return own.get("/api/v1/board").status_code
 
         with ThreadPoolExecutor(30) as pool:
             codes = list(pool.map(hit, range(300)))
