@@ -6,22 +6,26 @@
 
 NGSI-LD normalized JSON-LD (`application/ld+json`), each entity carrying its `@context`. Values come
 from the latest readings the API holds. Any reader may pull (the city's `integration` token too).
+
+Error answers (401, 403, 404, 429) are `{"detail": ...}` as everywhere in the API, sent as
+`application/ld+json` like the entities, which is how the OpenAPI document gives them; only 422 is
+`application/json`, as FastAPI documents it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from api.deps import AUTH_RESPONSES, Devices, Reader, RegistryDep
 from api.device_state import DeviceStateTable
 from api.models import Problem
 from collector.models import DeviceKey
 from rules.notify.ngsi_ld import MEDIA_TYPE, Observed, entities, entity_by_id
-
-router = APIRouter(prefix="/api/v1/ngsi-ld", tags=["fiware"], responses=AUTH_RESPONSES)
 
 EntityType = Literal["OffStreetParking", "ParkingSpot"]
 _EXAMPLE = {
@@ -41,6 +45,31 @@ _LD: dict[int | str, dict[str, Any]] = {
 
 class LdResponse(JSONResponse):
     media_type = MEDIA_TYPE
+
+
+class LdRoute(APIRoute):
+    """A FIWARE route whose refusals are sent in the media type its OpenAPI entry gives them.
+
+    FastAPI documents every `responses=` entry of a route (the token's 401, 403 and 429 as much as
+    the 404) under the route's own media type, `application/ld+json`, while the app's handler of
+    HTTPException answers `application/json`. The refusals of the token dependencies are raised
+    inside the route's handler, so catching them here covers all of them; the body and headers
+    (WWW-Authenticate, Retry-After) stay what the app's handler would send.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as error:
+                return LdResponse({"detail": error.detail}, error.status_code, headers=error.headers)
+
+        return answer
+
+
+router = APIRouter(prefix="/api/v1/ngsi-ld", tags=["fiware"], responses=AUTH_RESPONSES, route_class=LdRoute)
 
 
 def _observed(devices: DeviceStateTable) -> dict[DeviceKey, Observed]:

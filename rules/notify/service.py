@@ -24,16 +24,15 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine
 
 from collector.models import Reading
+from collector.mqtt_source import BrokerTarget, make_client
 from collector.parsing import parse
 from collector.registry import Registry
 from rules.notify.backoff import next_attempt_at
@@ -71,19 +70,18 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class MqttOptions:
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = None
-    password: str | None = None
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    tls_insecure: bool = False
+# repr=False: the repr stays BrokerTarget's, which leaves the password out of logs and tracebacks.
+@dataclass(frozen=True, slots=True, repr=False)
+class MqttOptions(BrokerTarget):
+    """The broker as every louyu part reaches it (`BrokerTarget`), and the notifier's own session."""
+
     client_id: str | None = None
     keepalive_s: int = 30
+
+
+# make_client's 30 s cap suits the collector, whose backlog the broker keeps meanwhile. While the
+# notifier is away, handset deliveries wait: it tries again at least every 10 s.
+RECONNECT_MAX_DELAY_S = 10
 
 
 def _no_delay(client: mqtt.Client) -> None:
@@ -149,18 +147,12 @@ class NotifierService:
 
     def _make_client(self, options: MqttOptions) -> mqtt.Client:
         client_id = options.client_id or f"louyu-notifier-{uuid.uuid4().hex[:8]}"
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-        if options.username:
-            client.username_pw_set(options.username, options.password)
-        if options.tls:
-            client.tls_set(
-                ca_certs=str(options.ca_file) if options.ca_file else None,
-                certfile=str(options.cert_file) if options.cert_file else None,
-                keyfile=str(options.key_file) if options.key_file else None,
-            )
-            client.tls_insecure_set(options.tls_insecure)
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
-        client.max_queued_messages_set(0)
+        # MQTT 3.1.1 with a clean session: an alert event on MQTT only wakes the outbox reader, and the
+        # cursor and pending deliveries are in the database, so a broker-side session would add nothing.
+        client = make_client(options, client_id, protocol="3.1.1", clean=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=RECONNECT_MAX_DELAY_S)
+        # TCP_NODELAY is not a client option: each connection has a new socket, so `_on_connect`
+        # sets it on every (re)connect (see `_no_delay`).
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from louyu.testing.services import Mosquitto, free_port, port_open
+from louyu.testing.tls import make_certificates, openssl_available
 from tests.deploy.mqtt_probe import NOT_AUTHORIZED, Probe
 
 pytestmark = pytest.mark.integration
@@ -485,36 +486,22 @@ def test_services_need_every_password(tmp_path: Path) -> None:
 # --- the TLS listener --------------------------------------------------------------------------
 
 
-def make_certificates(certs: Path) -> None:
-    """A private CA and a server certificate for 127.0.0.1, as an operator would install them."""
-    certs.mkdir(parents=True)
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=certs, check=True, capture_output=True, timeout=60)
-
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-            "-subj", "/CN=louyu test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
-    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    (certs / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.crt", "-days", "2", "-extfile", "ext.cnf")  # fmt: skip
-
-
 def test_tls_listener_serves_the_same_accounts(tmp_path: Path) -> None:
-    if shutil.which("openssl") is None:
+    if not openssl_available():
         pytest.skip("openssl is not installed")
     root = tmp_path
     config_dir = root / "config"
     (config_dir / "conf.d").mkdir(parents=True)
     (root / "data").mkdir()
     shutil.copy(MOSQUITTO_DIR / "acl", config_dir / "acl")
-    make_certificates(root / "certs")
+    certs = make_certificates(root / "certs")
     tls_port = free_port()
     tls_conf = (MOSQUITTO_DIR / "tls.conf").read_text().replace("/mosquitto/certs/", f"{root}/certs/")
     tls_conf, n = re.subn(r"^listener 8883$", f"listener {tls_port} 127.0.0.1", tls_conf, flags=re.M)
     assert n == 1
+    # The files the shipped tls.conf names are the ones an operator puts in certs/ (as made here).
+    named = dict(re.findall(r"^(certfile|keyfile|cafile) (\S+)$", tls_conf, flags=re.M))
+    assert named == {"certfile": str(certs.cert), "keyfile": str(certs.key), "cafile": str(certs.ca)}
     # The documented way to turn TLS on: copy tls.conf into conf.d/.
     (config_dir / "conf.d" / "tls.conf").write_text(tls_conf)
     user, password = accounts(config_dir, "sensor", "darong-c").split()
@@ -526,7 +513,7 @@ def test_tls_listener_serves_the_same_accounts(tmp_path: Path) -> None:
         while not port_open("127.0.0.1", tls_port):
             assert time.monotonic() < deadline, server.log_tail()
             time.sleep(0.05)
-        ca = str(root / "certs" / "ca.crt")
+        ca = str(certs.ca)
         good = Probe(tls_port, user, password, tls_ca=ca)
         probes.append(good)
         assert good.connected_ok()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Iterator
@@ -36,27 +37,31 @@ class Served:
         return httpx.get(self.url + path, headers=headers, params=params, timeout=10)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def served(engine: Engine, store: AlertStore, registry: Registry) -> Iterator[Served]:
+@contextlib.contextmanager
+def serve(engine: Engine, store: AlertStore, registry: Registry, config: ApiConfig) -> Iterator[Served]:
     tokens = TokenStore(engine)
     devices = DeviceStateTable()
     # Readings before the app is built: create_app replaces an empty (falsy) table with a new one.
     now_ms = int(time.time() * 1000)
     devices.apply(Reading("darong-a", "parking_lot", "garage", now_ms, {"occupied": 580}))
     devices.apply(Reading("darong-a", "parking_space", "b1-017", now_ms, {"occupied": True}))
-    app = create_app(
-        ApiConfig(rate_per_s=1000, rate_burst=1000, seed_from_influx=False),
-        store=store,
-        tokens=tokens,
-        registry=registry,
-        devices=devices,
-    )
+    app = create_app(config, store=store, tokens=tokens, registry=registry, devices=devices)
     server = ApiServer(app, "127.0.0.1", 0)
     server.start()
     now = dt.datetime.now(dt.UTC)
     token = {role: tokens.create(f"{role.value}-test", role, now)[1] for role in Role}
-    yield Served(server.url, token, devices)
-    server.stop()
+    try:
+        yield Served(server.url, token, devices)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def served(engine: Engine, store: AlertStore, registry: Registry) -> Iterator[Served]:
+    with serve(
+        engine, store, registry, ApiConfig(rate_per_s=1000, rate_burst=1000, seed_from_influx=False)
+    ) as api:
+        yield api
 
 
 def test_deliveries_say_who_was_told_what_when_and_whether_it_worked(
@@ -132,3 +137,41 @@ def test_ngsi_ld_routes_serve_parking_from_the_latest_readings(served: Served) -
     assert one.status_code == 200 and one.json()["status"]["value"] == "occupied"
     assert served.get("/api/v1/ngsi-ld/entities/urn:ngsi-ld:ParkingSpot:x:y", Role.VIEWER).status_code == 404
     assert served.get("/api/v1/ngsi-ld/Vehicle", Role.VIEWER).status_code == 422
+
+
+LIST = "/api/v1/ngsi-ld/{entity_type}"
+ONE = "/api/v1/ngsi-ld/entities/{entity_id}"
+
+
+def test_ngsi_ld_answers_are_sent_as_their_documentation_says(
+    engine: Engine, store: AlertStore, registry: Registry
+) -> None:
+    """Each answer a FIWARE route can give, error or not, in the media type /openapi.json gives it."""
+    # A burst of 3 requests, refilled once a minute: the fourth of a token is refused with 429.
+    config = ApiConfig(rate_per_s=1 / 60, rate_burst=3, seed_from_influx=False)
+    with serve(engine, store, registry, config) as api:
+        document = httpx.get(api.url + "/openapi.json", timeout=10).json()
+
+        def documented(path: str, status: int) -> set[str]:
+            responses = document["paths"][path]["get"]["responses"]
+            assert str(status) in responses, f"{path} does not document {status}"
+            return set(responses[str(status)]["content"])
+
+        answers = [
+            (LIST, api.get("/api/v1/ngsi-ld/OffStreetParking", Role.VIEWER), 200),
+            (ONE, api.get("/api/v1/ngsi-ld/entities/urn:ngsi-ld:ParkingSpot:x:y", Role.VIEWER), 404),
+            (LIST, api.get("/api/v1/ngsi-ld/Vehicle", Role.VIEWER), 422),
+            (ONE, api.get("/api/v1/ngsi-ld/entities/urn:ngsi-ld:ParkingSpot:x:y"), 401),
+            (LIST, api.get("/api/v1/ngsi-ld/ParkingSpot", Role.VIEWER), 429),
+        ]
+        for path, response, status in answers:
+            assert response.status_code == status, (path, response.status_code, response.text)
+            media_type = response.headers["content-type"].split(";")[0].strip()
+            assert media_type in documented(path, status), (path, status, media_type)
+        # The refusals keep what the API's own handler sends with them.
+        assert answers[1][1].json() == {"detail": "no entity urn:ngsi-ld:ParkingSpot:x:y"}
+        assert answers[3][1].headers["www-authenticate"] == "Bearer"
+        assert int(answers[4][1].headers["retry-after"]) >= 1
+    # The entities and the refusals of these routes are JSON-LD; a malformed request is plain JSON.
+    assert documented(ONE, 404) == documented(LIST, 401) == documented(LIST, 429) == {"application/ld+json"}
+    assert documented(LIST, 422) == {"application/json"}

@@ -129,7 +129,7 @@ snapshot: {{every: 300ms, receivers: [city]}}
 
         def latest_status() -> dict[str, Any] | None:
             for request in reversed(receiver.ok()):
-                event = json.loads(request.body)
+                event: dict[str, Any] = json.loads(request.body)
                 buildings = {b["building"]: b for b in event["data"]["buildings"]}
                 if buildings["darong-b"]["canteen"][0]["occupancy"] == 378:
                     assert verify(request)
