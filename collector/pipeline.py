@@ -35,6 +35,10 @@ MIN_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 30.0
 # While draining the spool, hand the writer back to live batches this often.
 DRAIN_SLICE_S = 0.5
+# Close a batch early once messages stop arriving for this long. A broker that lets only a few
+# unacknowledged messages be in flight (Mosquitto's default is 20) sends that many, then waits
+# for acks: without this, each such trickle would wait out the whole batch interval.
+IDLE_FLUSH_S = 0.02
 
 
 @dataclass(slots=True)
@@ -60,6 +64,7 @@ class Pipeline:
         stats: CollectorStats | None = None,
         batch_size: int = 5000,
         batch_interval_s: float = 0.2,
+        idle_flush_s: float = IDLE_FLUSH_S,
     ) -> None:
         self.sink = sink
         self.spool = spool
@@ -69,6 +74,8 @@ class Pipeline:
         self.stats = stats or CollectorStats()
         self.batch_size = batch_size
         self.batch_interval_s = batch_interval_s
+        self.idle_flush_s = min(idle_flush_s, batch_interval_s)
+        self._last_arrival = 0.0
         self._batch = Batch()
         # Full batches wait here, in arrival order, so a burst never makes one oversized write.
         self._closed: deque[Batch] = deque()
@@ -108,8 +115,9 @@ class Pipeline:
             stats.rejected[result.reason.value] += 1  # type: ignore[union-attr]
         with self._cond:
             batch = self._batch
+            self._last_arrival = now = time.monotonic()
             if not batch:
-                batch.opened = time.monotonic()
+                batch.opened = now
             if line is not None:
                 batch.lines.append(line)
             elif type(result) is Rejection:
@@ -165,10 +173,17 @@ class Pipeline:
                 batch = self._batch
                 if self._stopping or self._flush_requested:
                     break
-                if batch and time.monotonic() - batch.opened >= self.batch_interval_s:
+                now = time.monotonic()
+                if batch and (
+                    now - batch.opened >= self.batch_interval_s
+                    or now - self._last_arrival >= self.idle_flush_s
+                ):
                     break
                 timeout = (
-                    (self.batch_interval_s - (time.monotonic() - batch.opened))
+                    min(
+                        self.batch_interval_s - (now - batch.opened),
+                        self.idle_flush_s - (now - self._last_arrival),
+                    )
                     if batch
                     else self.batch_interval_s
                 )

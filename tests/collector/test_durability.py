@@ -265,3 +265,20 @@ def test_rejections_are_counted_kept_and_exported(
     assert 'louyu_collector_rejected_total{reason="not_json"} 1.0' in text
     assert 'louyu_collector_readings_accepted_total{kind="parking_space"} 10.0' in text
     assert "louyu_collector_broker_connected 1.0" in text
+
+
+def test_a_broker_with_the_stock_in_flight_limit_still_delivers_everything(
+    tmp_path: Path, influxd: Influxd, start_collector: StartCollector
+) -> None:
+    """Debian's mosquitto as installed lets 20 unacknowledged messages be in flight: the collector,
+    which acknowledges after writing, must still store everything (see docs/operations.md)."""
+    broker = Mosquitto(tmp_path / "stock", extra={"max_inflight_messages": "20", "max_queued_messages": "100000"})
+    broker.start()
+    try:
+        collector = start_collector(broker.port, InfluxTarget(influxd.url), name="stock")
+        messages = stream(3000)
+        publish_all(broker.port, messages)
+        assert wait_for_count(influxd, len(messages)) == len(messages)
+        settle(collector, len(messages))
+    finally:
+        broker.kill()
