@@ -1,8 +1,13 @@
 """History queries: turn a checked request into one InfluxQL statement, and refuse the rest.
 
+Two modes: aggregated (one value per `every` window, with mean, max, min or last) and raw
+(`agg=raw`: the stored points themselves, oldest first). Both are bounded by a point limit:
+an aggregated request by range / every before it runs, a raw one by asking InfluxDB for one
+point more than the limit and refusing when that many come back.
+
 Nothing from the request reaches the statement unchecked: names are matched against the
-contract's patterns and the known fields of each kind (contract section 2), the aggregation
-against a fixed list, times are integers; string values are escaped all the same.
+contract's patterns and the known fields of each kind (contract section 2), the mode against
+a fixed list, times are integers; string values are escaped all the same.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 Agg = Literal["mean", "max", "min", "last"]
+# What a request may ask for: an aggregation, or the stored points as they are.
+Mode = Literal["raw", "mean", "max", "min", "last"]
+RAW: Final = "raw"
 FieldType = Literal["bool", "int", "float", "str"]
 
 # Contract section 2: the stored type of every field of every kind.
@@ -47,14 +55,32 @@ class HistoryQuery:
     kind: str
     device: str
     field: str
-    agg: Agg
+    agg: Mode
     start_ms: int
     end_ms: int
-    every_ms: int
+    # The window of an aggregation; None for raw points.
+    every_ms: int | None
+    # The most points an answer may hold.
+    max_points: int
 
     @property
     def every(self) -> str:
-        return format_every(self.every_ms)
+        return RAW if self.every_ms is None else format_every(self.every_ms)
+
+    @property
+    def limit(self) -> int:
+        """The LIMIT of a raw statement: one point more than an answer may hold, so that a range
+        holding too many points is told apart from one holding exactly `max_points`, in one
+        query (a `count()` first would read the whole range twice)."""
+        return self.max_points + 1
+
+    def too_many(self, returned: int) -> bool:
+        """Whether a raw answer of `returned` points went over the limit (then it is refused).
+
+        Never for an aggregation: it was bounded by range / every before it ran, and windows
+        aligned to `every` may number one more than that when `start` falls inside one.
+        """
+        return self.every_ms is None and returned > self.max_points
 
 
 def parse_every(text: str) -> int:
@@ -85,7 +111,7 @@ def plan(
     kind: str,
     device: str,
     field: str,
-    agg: Agg,
+    agg: Mode,
     start_ms: int,
     end_ms: int,
     every: str | None,
@@ -100,12 +126,21 @@ def plan(
     field_type = fields.get(field)
     if field_type is None:
         raise HistoryRequestError(f"{kind} has no field {field[:64]!r}; known fields: {', '.join(fields)}")
-    if agg != "last" and field_type not in NUMERIC:
+    if agg not in (RAW, "last") and field_type not in NUMERIC:
         raise HistoryRequestError(
-            f"{field} is a {field_type} field: use agg=last (mean, max, min need numbers)"
+            f"{field} is a {field_type} field: use agg=last or agg=raw (mean, max, min need numbers)"
         )
     if end_ms <= start_ms:
         raise HistoryRequestError("end must be after start")
+    if agg == RAW:
+        # Any field type: raw points need no arithmetic, so strings and booleans are fine. The
+        # count is only known once InfluxDB answers: see HistoryQuery.limit and too_many.
+        if every is not None:
+            raise HistoryRequestError(
+                "agg=raw returns the stored points and takes no every: leave every out, "
+                "or choose agg=mean, max, min or last to aggregate"
+            )
+        return HistoryQuery(building, kind, device, field, agg, start_ms, end_ms, None, max_points)
     span = end_ms - start_ms
     every_ms = parse_every(every) if every is not None else auto_every(span)
     points = -(-span // every_ms)
@@ -114,7 +149,7 @@ def plan(
             f"that would return up to {points} points (range / every); the limit is {max_points}: "
             f"use a wider every or a shorter range"
         )
-    return HistoryQuery(building, kind, device, field, agg, start_ms, end_ms, every_ms)
+    return HistoryQuery(building, kind, device, field, agg, start_ms, end_ms, every_ms, max_points)
 
 
 def quote_ident(name: str) -> str:
@@ -126,13 +161,24 @@ def quote_string(value: str) -> str:
 
 
 def influxql(query: HistoryQuery) -> str:
-    """One SELECT, windows aligned to `every`, empty windows left out."""
+    """One SELECT: aggregated, windows aligned to `every` and empty windows left out; or raw,
+    the points that hold the field, oldest first, at most `limit`."""
     # Every piece is checked (plan) or quoted here; nothing else of the request reaches the text.
+    where = (
+        f'WHERE "building" = {quote_string(query.building)} AND "device" = {quote_string(query.device)} '
+        f"AND time >= {int(query.start_ms)}ms AND time < {int(query.end_ms)}ms"
+    )
+    if query.every_ms is None:
+        # Points without this field (a reading that left it out) are not returned. Where a tag
+        # shares the field's name InfluxDB reads the field, so no `::field` is needed (and none is
+        # written, to keep to the InfluxQL that 2.x and 3.x also understand).
+        return (
+            f'SELECT {quote_ident(query.field)} AS "v" FROM {quote_ident(query.kind)} '  # noqa: S608
+            f"{where} ORDER BY time ASC LIMIT {int(query.limit)}"
+        )
     return (
         f'SELECT {query.agg}({quote_ident(query.field)}) AS "v" FROM {quote_ident(query.kind)} '  # noqa: S608
-        f'WHERE "building" = {quote_string(query.building)} AND "device" = {quote_string(query.device)} '
-        f"AND time >= {int(query.start_ms)}ms AND time < {int(query.end_ms)}ms "
-        f"GROUP BY time({int(query.every_ms)}ms) fill(none)"
+        f"{where} GROUP BY time({int(query.every_ms)}ms) fill(none)"
     )
 
 

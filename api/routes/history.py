@@ -1,4 +1,4 @@
-"""`/api/v1/devices/{building}/{kind}/{device}/history`: aggregated readings from InfluxDB."""
+"""`/api/v1/devices/{building}/{kind}/{device}/history`: aggregated or raw readings from InfluxDB."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import AUTH_RESPONSES, Devices, Now, Reader, RegistryDep, State
 from api.device_models import HistoryPoint, HistoryPublic
-from api.history import FIELDS, NUMERIC, Agg, HistoryRequestError, influxql, plan
+from api.history import FIELDS, NUMERIC, HistoryRequestError, Mode, influxql, plan
 from api.influx import InfluxError
 from api.models import KindName, Problem
 from collector.models import DeviceKey
@@ -27,7 +27,12 @@ LATEST: Final = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
     "/api/v1/devices/{building}/{kind}/{device}/history",
     response_model=HistoryPublic,
     responses={
-        400: {"model": Problem, "description": "unknown field, bad range or window, or too many points"},
+        400: {
+            "model": Problem,
+            "description": "unknown field, bad range or window, or too many points (aggregated: "
+            "range / every over the limit, refused before querying; raw: the range holds more "
+            "stored points than the limit)",
+        },
         404: {"model": Problem, "description": "neither registered nor ever seen"},
         502: {"model": Problem, "description": "InfluxDB answered with an error"},
         503: {"model": Problem, "description": "no InfluxDB configured or reachable"},
@@ -58,24 +63,31 @@ async def history(
         str | None,
         Query(
             max_length=16,
-            description="window: number and unit ms|s|m|h|d; default: about 500 points",
+            description="aggregation window: number and unit ms|s|m|h|d; default: about 500 points. "
+            "Not with agg=raw (400)",
             examples=["15m"],
         ),
     ] = None,
     agg: Annotated[
-        Agg | None,
-        Query(description="default: mean for numbers, last for booleans and strings", examples=["max"]),
+        Mode | None,
+        Query(
+            description="mean, max, min or last of each `every` window; or raw: every stored point "
+            "of the field in the range, oldest first, any field type (the answer then says "
+            'agg and every "raw"). Default: mean for numbers, last for booleans and strings',
+            examples=["max", "raw"],
+        ),
     ] = None,
 ) -> HistoryPublic:
-    """One field of one device over a bounded range, one value per `every` window (empty
-    windows left out). A request that would return more than the point limit is refused."""
+    """One field of one device over a bounded range: one value per `every` window (empty
+    windows left out), or with `agg=raw` the stored points themselves, oldest first. A request
+    that would return more than the point limit (10,000 by default) is refused with 400."""
     end_at = _aware(end, "end") if end is not None else now
     start_at = _aware(start, "start") if start is not None else end_at - DEFAULT_SPAN
     key = DeviceKey(building, kind, device)
     if registry.get(building, kind, device) is None and devices.get(key) is None:
         raise HTTPException(404, f"device {key} is neither registered nor ever seen")
     field_type = FIELDS[kind].get(field)
-    chosen: Agg = agg or ("mean" if field_type in NUMERIC else "last")
+    chosen: Mode = agg or ("mean" if field_type in NUMERIC else "last")
     try:
         query = plan(
             building,
@@ -103,6 +115,12 @@ async def history(
         for row in series.values
         if len(row) >= 2
     ]
+    if query.too_many(len(points)):
+        raise HTTPException(
+            400,
+            f"that range holds more than {query.max_points} points of {field}, the limit: "
+            "use a shorter range, or an aggregation (agg=mean, max, min or last with every)",
+        )
     return HistoryPublic(
         building=building,
         kind=kind,

@@ -1,5 +1,5 @@
-"""History from a real influxd (1.x): aggregation windows, limits, and hostile identifiers that
-must be refused without changing InfluxDB."""
+"""History from a real influxd (1.x): aggregation windows, raw points, limits, and hostile
+identifiers that must be refused, in both modes, without changing InfluxDB."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from api.config import ApiConfig
-from api.history import HistoryRequestError, influxql, plan
+from api.history import HistoryRequestError, Mode, influxql, plan
 from api.influx import InfluxQueryClient
 from api.roles import Role
 from louyu.testing.services import Influxd
@@ -62,7 +62,24 @@ def influx(influxd: Influxd) -> Influxd:
         f"cabinet_open=false {T0_MS}"
     )
     _write(influxd, lines)
+    # Another AED whose readings carry different fields each time, at odd milliseconds, written
+    # newest first, the last one under other tags (as after a registry change of its zone).
+    _write(influxd, AED_LINES)
     return influxd
+
+
+AED_TAGS = "aed,building=darong-b,device=aed-b-12f-lift,floor=12F"
+AED_LINES = [
+    f'{AED_TAGS},zone=lift-lobby-east state="fault",self_test="fail",battery_pct=18.5 {T0_MS + 125_999}',
+    f'{AED_TAGS},zone=lift-lobby state="in_use",cabinet_open=true {T0_MS + 61_001}',
+    f'{AED_TAGS},zone=lift-lobby state="ready",self_test="pass",pads_expiry="2027-03-01",'
+    f"cabinet_open=false,battery_pct=92.0 {T0_MS + 1_234}",
+]
+
+
+def _at(ms: int) -> str:
+    """The API's rendering of T0 + ms."""
+    return (T0 + dt.timedelta(milliseconds=ms)).isoformat(timespec="microseconds")
 
 
 def _client(server: Influxd) -> InfluxQueryClient:
@@ -101,6 +118,99 @@ def test_aggregation_windows(start_api: Callable[..., Api], influx: Influxd) -> 
         # Default window: about 500 points at most.
         auto = client.get(url, params=_params(field="occupied")).json()
         assert auto["every"] == "10s" and len(auto["points"]) == 60
+
+
+def test_raw_points_with_their_times_and_values(start_api: Callable[..., Api], influx: Influxd) -> None:
+    api = start_api(history=_client(influx))
+    lot = HISTORY.format("darong-a", "parking_lot", "garage")
+    with api.client(Role.VIEWER) as client:
+        raw = client.get(lot, params=_params(field="occupied", agg="raw"))
+        assert raw.status_code == 200, raw.text
+        body = raw.json()
+        assert body["agg"] == "raw" and body["every"] == "raw"
+        assert [p["v"] for p in body["points"]] == [400 + m for m in range(60)]
+        assert [p["t"] for p in body["points"]] == [_at(m * 60_000) for m in range(60)]
+        # start is inclusive, end exclusive, as for aggregations.
+        part = client.get(
+            lot,
+            params={
+                "field": "occupied",
+                "agg": "raw",
+                "start": (T0 + dt.timedelta(minutes=10)).isoformat(),
+                "end": (T0 + dt.timedelta(minutes=20)).isoformat(),
+            },
+        ).json()
+        assert [p["v"] for p in part["points"]] == [410 + m for m in range(10)]
+
+        # Booleans and strings, which mean, max and min refuse, come back as stored; each field
+        # only where a reading carried it; oldest first though written newest first; across a
+        # change of tags; to the millisecond.
+        space = client.get(
+            HISTORY.format("darong-a", "parking_space", "b1-001"), params=_params(field="occupied", agg="raw")
+        ).json()
+        assert [(p["t"], p["v"]) for p in space["points"]] == [
+            (_at(n * 600_000), bool(n % 2)) for n in range(6)
+        ]
+        aed = HISTORY.format("darong-b", "aed", "aed-b-12f-lift")
+        expected: dict[str, list[tuple[int, Any]]] = {
+            "state": [(1_234, "ready"), (61_001, "in_use"), (125_999, "fault")],
+            "self_test": [(1_234, "pass"), (125_999, "fail")],
+            "pads_expiry": [(1_234, "2027-03-01")],
+            "cabinet_open": [(1_234, False), (61_001, True)],
+            "battery_pct": [(1_234, 92.0), (125_999, 18.5)],
+            "temp_c": [],
+        }
+        for field, points in expected.items():
+            response = client.get(aed, params=_params(field=field, agg="raw"))
+            assert response.status_code == 200, (field, response.text)
+            assert [(p["t"], p["v"]) for p in response.json()["points"]] == [
+                (_at(ms), v) for ms, v in points
+            ], field
+        # The same string field cannot be averaged, and raw takes no window.
+        mean = client.get(aed, params=_params(field="state", agg="mean"))
+        assert mean.status_code == 400 and "agg=raw" in mean.json()["detail"]
+        windowed = client.get(lot, params=_params(field="occupied", agg="raw", every="1m"))
+        assert windowed.status_code == 400
+        assert "agg=raw returns the stored points and takes no every" in windowed.json()["detail"]
+        # Leaving agg out still aggregates, as before.
+        default = client.get(aed, params=_params(field="state", every="1h")).json()
+        assert default["agg"] == "last" and [p["v"] for p in default["points"]] == ["fault"]
+
+
+def test_raw_points_are_limited(start_api: Callable[..., Api], influx: Influxd) -> None:
+    api = start_api(
+        ApiConfig(rate_per_s=1000, rate_burst=1000, history_max_points=30), history=_client(influx)
+    )
+    url = HISTORY.format("darong-a", "parking_lot", "garage")
+
+    def raw(minutes: float) -> httpx.Response:
+        end = T0 + dt.timedelta(minutes=minutes)
+        return client.get(
+            url, params={"field": "occupied", "agg": "raw", "start": T0.isoformat(), "end": end.isoformat()}
+        )
+
+    with api.client(Role.VIEWER) as client:
+        # Exactly the limit (minutes 0..29) is answered; one point more is refused.
+        at_limit = raw(30)
+        assert at_limit.status_code == 200, at_limit.text
+        assert len(at_limit.json()["points"]) == 30
+        over = raw(30 + 1 / 60_000)
+        hour = raw(60)
+    for refused in (over, hour):
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["detail"] == (
+            "that range holds more than 30 points of occupied, the limit: use a shorter range, "
+            "or an aggregation (agg=mean, max, min or last with every)"
+        )
+
+
+def test_openapi_describes_raw_mode(api: Api) -> None:
+    document = httpx.get(f"{api.url}/openapi.json", timeout=10).json()
+    operation = document["paths"]["/api/v1/devices/{building}/{kind}/{device}/history"]["get"]
+    agg = next(p for p in operation["parameters"] if p["name"] == "agg")
+    enum = next(s["enum"] for s in agg["schema"]["anyOf"] if "enum" in s)
+    assert set(enum) == {"raw", "mean", "max", "min", "last"}
+    assert "raw" in agg["description"] and "raw" in operation["description"]
 
 
 def test_too_many_points_is_a_clear_400(start_api: Callable[..., Api], influx: Influxd) -> None:
@@ -200,7 +310,20 @@ HOSTILE_EVERY = [
     "m",
     "9999999999d",
 ]
-HOSTILE_AGG = ["mean; DROP DATABASE louyu", "count", "percentile(50)", "MEAN", "mean("]
+HOSTILE_AGG = [
+    "mean; DROP DATABASE louyu",
+    "count",
+    "percentile(50)",
+    "MEAN",
+    "mean(",
+    "raw; DROP DATABASE louyu",
+    "RAW",
+    "raw,",
+    "raw LIMIT 100000000",
+    "*",
+]
+# Aggregated (agg left to its default) and raw.
+MODES: list[dict[str, str]] = [{}, {"agg": "raw"}]
 HOSTILE_TIMES = ["now() - 1d", "'2026-11-27'", "2026-11-27T00:00:00+00:00' OR '1'='1"]
 
 
@@ -210,31 +333,40 @@ def test_hostile_input_is_refused_and_influxdb_unchanged(
     api = start_api(history=_client(influx))
     before = _snapshot(influx)
     statuses: dict[str, int] = {}
+    url = HISTORY.format("darong-a", "parking_lot", "garage")
     with api.client(Role.ADMIN) as client:
-        for name in HOSTILE_NAMES:
-            for path in (
-                HISTORY.format(quote(name, safe=""), "parking_lot", "garage"),
-                HISTORY.format("darong-a", "parking_lot", quote(name, safe="")),
-                HISTORY.format("darong-a", quote(name, safe=""), "garage"),
-            ):
-                statuses[path] = client.get(path, params=_params(field="occupied")).status_code
-        url = HISTORY.format("darong-a", "parking_lot", "garage")
-        for field in HOSTILE_FIELDS:
-            statuses[f"field={field!r}"] = client.get(url, params=_params(field=field)).status_code
-        for every in HOSTILE_EVERY:
-            statuses[f"every={every!r}"] = client.get(
-                url, params=_params(field="occupied", every=every)
-            ).status_code
+        for mode in MODES:
+            for name in HOSTILE_NAMES:
+                for path in (
+                    HISTORY.format(quote(name, safe=""), "parking_lot", "garage"),
+                    HISTORY.format("darong-a", "parking_lot", quote(name, safe="")),
+                    HISTORY.format("darong-a", quote(name, safe=""), "garage"),
+                ):
+                    statuses[f"{mode} {path}"] = client.get(
+                        path, params=_params(field="occupied", **mode)
+                    ).status_code
+            for field in HOSTILE_FIELDS:
+                statuses[f"{mode} field={field!r}"] = client.get(
+                    url, params=_params(field=field, **mode)
+                ).status_code
+            for every in HOSTILE_EVERY:
+                statuses[f"{mode} every={every!r}"] = client.get(
+                    url, params=_params(field="occupied", every=every, **mode)
+                ).status_code
+            for when in HOSTILE_TIMES:
+                for bound in ("start", "end"):
+                    statuses[f"{mode} {bound}={when!r}"] = client.get(
+                        url, params=_params(field="occupied", **{bound: when}, **mode)
+                    ).status_code
         for agg in HOSTILE_AGG:
             statuses[f"agg={agg!r}"] = client.get(url, params=_params(field="occupied", agg=agg)).status_code
-        for when in HOSTILE_TIMES:
-            statuses[f"start={when!r}"] = client.get(
-                url, params=_params(field="occupied", start=when)
-            ).status_code
-        # The route still answers honest questions afterwards.
+        # The route still answers honest questions afterwards, in both modes.
         assert client.get(url, params=_params(field="occupied", every="1h")).status_code == 200
+        raw = client.get(url, params=_params(field="occupied", agg="raw"))
+        assert raw.status_code == 200 and len(raw.json()["points"]) == 60
     let_through = {k: v for k, v in statuses.items() if not 400 <= v < 500}
     assert not let_through, f"not refused: {let_through}"
+    assert len(statuses) > 2 * (3 * len(HOSTILE_NAMES))
     assert _snapshot(influx) == before
 
 
@@ -246,9 +378,21 @@ def test_quoting_cannot_be_escaped() -> None:
         'SELECT last("state") AS "v" FROM "aed" WHERE "building" = \'darong-a\' AND "device" = \'aed-1\' '
         "AND time >= 0ms AND time < 3600000ms GROUP BY time(3600000ms) fill(none)"
     )
-    for bad in ("a'b", 'a"b', "a\\", "A"):
-        with pytest.raises(HistoryRequestError):
-            plan(bad, "aed", "aed-1", "state", "last", 0, 3_600_000, "1h", 10_000)
+    raw = plan("darong-a", "aed", "aed-1", "state", "raw", 0, 3_600_000, None, 10_000)
+    assert influxql(raw) == (
+        'SELECT "state" AS "v" FROM "aed" WHERE "building" = \'darong-a\' AND "device" = \'aed-1\' '
+        "AND time >= 0ms AND time < 3600000ms ORDER BY time ASC LIMIT 10001"
+    )
+    # Raw answers are refused past the limit; aggregated ones were bounded before they ran.
+    assert not raw.too_many(10_000) and raw.too_many(10_001)
+    assert not query.too_many(10_001)
+    modes: tuple[Mode, ...] = ("last", "raw")
+    for agg in modes:
+        for bad in ("a'b", 'a"b', "a\\", "A"):
+            with pytest.raises(HistoryRequestError):
+                plan(bad, "aed", "aed-1", "state", agg, 0, 3_600_000, None, 10_000)
+            with pytest.raises(HistoryRequestError):
+                plan("darong-a", "aed", bad, "state", agg, 0, 3_600_000, None, 10_000)
 
 
 def test_latest_state_is_seeded_from_influxdb_at_start(
