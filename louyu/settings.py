@@ -6,14 +6,17 @@ wiring, never this object, so each can be built directly in tests.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -74,6 +77,13 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/louyu.db"
     rules_file: Path | None = None
     registry_file: Path | None = None
+    # The rules engine's own MQTT client id: its persistent session (the readings queued while it
+    # restarts) hangs on it. Not `mqtt_client_id`, which is the collector's: `louyu up` runs both
+    # in one process with one environment, and two clients with one id take over each other.
+    mqtt_rules_client_id: str = Field("louyu-rules", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # The buildings this rules engine owns (comma-separated or a JSON list); empty: all of them.
+    # Several engines, each with its own list and client id, split a district (docs/scaling.md).
+    rules_buildings: Annotated[list[str], NoDecode] = []
 
     # API
     api_bind: str = "127.0.0.1:8000"
@@ -103,6 +113,25 @@ class Settings(BaseSettings):
         if not parts.hostname:
             raise ValueError("has no host")
         return value
+
+    @field_validator("rules_buildings", mode="before")
+    @classmethod
+    def _split_buildings(cls, value: Any) -> Any:
+        # The environment gives one string: `darong-a,darong-b` or `["darong-a", "darong-b"]`.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("rules_buildings")
+    @classmethod
+    def _check_buildings(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name) or name in ("alerts", "notify"):
+                raise ValueError(f"{name!r} is not a building id")
+        return list(dict.fromkeys(value))
 
     @field_validator("influx_url")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 
 from collector.registry import Registry, RegistryError
@@ -15,8 +16,10 @@ from rules.db import create_all, make_engine
 from rules.engine import RuleEngine
 from rules.errors import RulesFileError
 from rules.publisher import NullPublisher
-from rules.runner import MqttSettings, RulesRunner
+from rules.runner import MqttSettings, RulesRunner, ScopedAlertStore, scoped_registry
 from rules.store import AlertStore
+
+log = structlog.get_logger("louyu.rules")
 
 app = typer.Typer(
     help="The rules engine: alerts from telemetry (run alone with `louyu rules`).",
@@ -38,6 +41,8 @@ def mqtt_settings(settings: Settings) -> MqttSettings:
         key_file=str(settings.mqtt_tls_key_file) if settings.mqtt_tls_key_file else None,
         tls_insecure=settings.mqtt_tls_insecure,
         keepalive=settings.mqtt_keepalive_s,
+        client_id=settings.mqtt_rules_client_id,
+        session_expiry_s=settings.mqtt_session_expiry_s,
     )
 
 
@@ -46,11 +51,26 @@ def build(settings: Settings, registry: Registry) -> RulesRunner:
     ruleset = load_rules(settings.rules_file)
     db = make_engine(settings.database_url)
     create_all(db)
-    store = AlertStore(db)
+    buildings = settings.rules_buildings
+    # An engine owning some buildings (LOUYU_RULES_BUILDINGS) sees only their devices and their
+    # alerts; the store it writes to is the one every engine shares.
+    store = ScopedAlertStore(db, buildings) if buildings else AlertStore(db)
+    if settings.mqtt_rules_client_id == settings.mqtt_client_id:
+        # `louyu up` (and any collector on the same broker) would take the session over in turns.
+        log.error(
+            "LOUYU_MQTT_RULES_CLIENT_ID equals LOUYU_MQTT_CLIENT_ID: the collector and the rules "
+            "engine will disconnect each other",
+            client_id=settings.mqtt_rules_client_id,
+        )
+    unknown = sorted(set(buildings) - registry.buildings.keys())
+    if unknown:
+        log.warning(
+            "rules buildings not in the registry: their devices count as unregistered", buildings=unknown
+        )
     # The runner gives the engine a publisher on its own MQTT client: one connection, and events
     # leave from the thread that handled the reading.
-    engine = RuleEngine(ruleset, registry, store, NullPublisher())
-    return RulesRunner(engine, mqtt_settings(settings))
+    engine = RuleEngine(ruleset, scoped_registry(registry, buildings), store, NullPublisher())
+    return RulesRunner(engine, mqtt_settings(settings), buildings=buildings)
 
 
 @app.callback()

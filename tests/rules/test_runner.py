@@ -1,0 +1,207 @@
+"""The runner without a broker: reading order, timers across a gap, building scope, settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from collector.registry import Registry
+from louyu.settings import Settings
+from rules.engine import RuleEngine
+from rules.metrics import RulesMetrics
+from rules.publisher import MemoryPublisher
+from rules.runner import (
+    TOPICS,
+    MqttSettings,
+    ReadingOrder,
+    RulesRunner,
+    ScopedAlertStore,
+    building_topics,
+    resumed_since,
+    scoped_registry,
+)
+from rules.store import AlertStore, NewAlert, Pending
+from tests.rules.conftest import T0, ruleset_from
+
+CABINET = """
+rules:
+  - {id: cabinet, severity: critical, match: {kinds: [aed]}, when: {field: cabinet_open, op: eq, value: true}}
+"""
+KEY = ("darong-a", "aed", "aed-a-1f-lobby")
+TOPIC = "louyu/darong-a/aed/aed-a-1f-lobby"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# ------------------------------------------------------------------ reading order
+
+
+def test_older_reading_of_a_device_is_stale() -> None:
+    order = ReadingOrder()
+    t = 1_764_280_000_000
+    assert order.accept(KEY, t, t + 50)
+    assert order.accept(KEY, t + 10_000, t + 10_050)
+    assert not order.accept(KEY, t + 5_000, t + 20_000)  # a gateway's buffered reading, late
+    assert order.accept(KEY, t + 10_000, t + 20_000)  # the same instant again: a redelivery, harmless
+    assert order.accept(("darong-a", "aed", "other"), t, t + 30_000)  # per device
+
+
+def test_clock_ahead_then_set_right_is_not_shut_out() -> None:
+    order = ReadingOrder()
+    t = 1_764_280_000_000
+    assert order.accept(KEY, t + 240_000, t)  # device clock 4 minutes ahead
+    assert order.accept(KEY, t + 10_000, t + 10_000 + 20)  # clock corrected: 10 s later, accepted
+
+
+def test_readings_stamped_on_arrival_are_never_stale() -> None:
+    order = ReadingOrder()
+    t = 1_764_280_000_000
+    assert order.accept(KEY, t + 60_000, t + 60_000 + 5)
+    assert order.accept(KEY, t, t)  # no `ts`: the time of receipt (even if the host clock stepped back)
+    assert order.newest[KEY] == t + 60_000
+
+
+# -------------------------------------------------------------- timers and gaps
+
+
+def test_timer_does_not_run_during_a_known_gap() -> None:
+    since = T0
+    gone, back = T0 + dt.timedelta(seconds=30), T0 + dt.timedelta(minutes=10)
+    # 30 s held before the gap; the 9.5 minutes away do not count.
+    assert resumed_since(since, back, gone) == back - dt.timedelta(seconds=30)
+
+
+def test_timer_restarts_when_the_gap_is_unknown() -> None:
+    back = T0 + dt.timedelta(minutes=10)
+    assert resumed_since(T0, back, None) == back
+
+
+def test_timer_started_during_the_gap_starts_at_reconnection() -> None:
+    gone, back = T0, T0 + dt.timedelta(minutes=10)
+    assert resumed_since(T0 + dt.timedelta(minutes=4), back, gone) == back
+    assert resumed_since(back + dt.timedelta(seconds=1), back, gone) == back + dt.timedelta(seconds=1)
+
+
+# ---------------------------------------------------------------- the runner
+
+
+def make_runner(
+    registry: Registry, sqlite_db: Engine, buildings: tuple[str, ...] = (), scope_registry: bool = True
+) -> RulesRunner:
+    store = ScopedAlertStore(sqlite_db, buildings) if buildings else AlertStore(sqlite_db)
+    engine = RuleEngine(
+        ruleset_from(CABINET),
+        scoped_registry(registry, buildings) if scope_registry else registry,
+        store,
+        MemoryPublisher(),
+        metrics=RulesMetrics(CollectorRegistry()),
+    )
+    runner = RulesRunner(engine, MqttSettings("127.0.0.1", 1), publish_events=False, buildings=buildings)
+    engine.load(dt.datetime.now(dt.UTC))
+    return runner
+
+
+def test_stale_reading_does_not_reopen_a_closed_cabinet(registry: Registry, sqlite_db: Engine) -> None:
+    runner = make_runner(registry, sqlite_db)
+    t = now_ms()
+    runner.handle(TOPIC, f'{{"ts": {t - 60_000}, "state": "ready", "cabinet_open": true}}'.encode())
+    runner.handle(TOPIC, f'{{"ts": {t - 30_000}, "state": "ready", "cabinet_open": false}}'.encode())
+    # A reading from before the close, arriving after it: not applied.
+    runner.handle(TOPIC, f'{{"ts": {t - 45_000}, "state": "ready", "cabinet_open": true}}'.encode())
+    publisher = runner.engine.publisher
+    assert isinstance(publisher, MemoryPublisher)
+    assert publisher.kinds() == ["raised", "resolved"]
+    assert runner.stale == 1
+    assert runner.engine.latest[KEY]["cabinet_open"] is False
+
+
+@pytest.mark.parametrize("scope_registry", [True, False], ids=["scoped-registry", "whole-registry"])
+def test_engine_owning_buildings_ignores_the_others(
+    registry: Registry, sqlite_db: Engine, scope_registry: bool
+) -> None:
+    runner = make_runner(registry, sqlite_db, ("darong-b",), scope_registry)
+    assert runner.topics == [
+        "louyu/darong-b/+/+",
+        "louyu/darong-b/+/+/availability",
+        "louyu/darong-b/availability",
+    ]
+    runner.handle(TOPIC, b'{"state": "ready", "cabinet_open": true}')
+    runner.handle("louyu/darong-a/availability", b"offline")
+    assert runner.not_owned == 2
+    assert KEY not in runner.engine.latest and "darong-a" not in runner.engine.building_online
+    runner.handle("louyu/darong-b/aed/aed-b-1f-lobby", b'{"state": "ready", "cabinet_open": true}')
+    publisher = runner.engine.publisher
+    assert isinstance(publisher, MemoryPublisher)
+    assert [(e.event, e.alert.building) for e in publisher.events] == [("raised", "darong-b")]
+    # Its sweep starts from its own registered devices only, however its engine was built.
+    runner._keep_own_buildings()
+    assert {k[0] for k in runner.engine.last_seen} == {"darong-b"}
+    assert len(runner.engine.last_seen) == len(registry.devices(building="darong-b"))
+
+
+def test_building_topics() -> None:
+    assert building_topics([]) == list(TOPICS)
+    assert building_topics(["a", "b"]) == [
+        "louyu/a/+/+",
+        "louyu/a/+/+/availability",
+        "louyu/a/availability",
+        "louyu/b/+/+",
+        "louyu/b/+/+/availability",
+        "louyu/b/availability",
+    ]
+
+
+def test_scoped_registry(registry: Registry) -> None:
+    assert scoped_registry(registry, []) is registry
+    scoped = scoped_registry(registry, ["darong-a", "elsewhere"])
+    assert set(scoped.buildings) == {"darong-a"}
+    assert {d.building for d in scoped} == {"darong-a"}
+    assert len(scoped) == len(registry.devices(building="darong-a"))
+    assert scoped.timezone == registry.timezone
+
+
+def test_scoped_store_reads_only_its_buildings(sqlite_db: Engine) -> None:
+    shared = AlertStore(sqlite_db)
+    for building in ("darong-a", "darong-b"):
+        shared.raise_alert(NewAlert("cabinet", "critical", building, "aed", "x", "open", True, {}), T0)
+        shared.save_pending(Pending("lot-full", building, "parking_lot", "garage", T0, 0.96))
+    scoped = ScopedAlertStore(sqlite_db, ["darong-b"])
+    assert [a.building for a in scoped.open_alerts()] == ["darong-b"]
+    assert [p.building for p in scoped.load_pending()] == ["darong-b"]
+    assert scoped.counts()["firing"]["critical"] == 1
+    assert shared.counts()["firing"]["critical"] == 2
+
+
+# ------------------------------------------------------------------ settings
+
+
+def test_settings_rules_buildings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOUYU_RULES_BUILDINGS", "darong-a, darong-b,darong-a")
+    assert Settings().rules_buildings == ["darong-a", "darong-b"]
+    monkeypatch.setenv("LOUYU_RULES_BUILDINGS", '["darong-c"]')
+    assert Settings().rules_buildings == ["darong-c"]
+    monkeypatch.setenv("LOUYU_RULES_BUILDINGS", "")
+    assert Settings().rules_buildings == []
+    monkeypatch.setenv("LOUYU_RULES_BUILDINGS", "Darong A")
+    with pytest.raises(ValueError, match="not a building id"):
+        Settings()
+    monkeypatch.setenv("LOUYU_RULES_BUILDINGS", "alerts")
+    with pytest.raises(ValueError, match="not a building id"):
+        Settings()
+
+
+def test_rules_client_id_is_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from louyu.commands.rules import mqtt_settings
+
+    monkeypatch.setenv("LOUYU_MQTT_CLIENT_ID", "collector-7")
+    assert mqtt_settings(Settings()).client_id == "louyu-rules"
+    monkeypatch.setenv("LOUYU_MQTT_RULES_CLIENT_ID", "louyu-rules-2")
+    monkeypatch.setenv("LOUYU_MQTT_SESSION_EXPIRY_S", "3600")
+    wired = mqtt_settings(Settings())
+    assert (wired.client_id, wired.session_expiry_s) == ("louyu-rules-2", 3600)
