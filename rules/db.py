@@ -102,7 +102,12 @@ def writer(engine: Engine) -> Engine:
 
 
 def create_all(engine: Engine) -> None:
-    """Create every table declared on `Base` (the alert tables are always imported)."""
-    import rules.tables  # noqa: F401  (registers the alert tables on Base)
+    """Create every table declared on `Base` (the alert tables are always imported), and bring an
+    older alert table up to date (`rules.tables.upgrade_alerts`)."""
+    from rules.tables import upgrade_alerts  # registers the alert tables on Base
 
     Base.metadata.create_all(engine)
+    # A database from an earlier version: add what create_all skips on existing tables. Under
+    # the write lock, so processes starting together on one SQLite file take turns.
+    with writer(engine).begin() as connection:
+        upgrade_alerts(connection)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Engine, and_, case, delete, func, or_, select, update
+from sqlalchemy import Engine, delete, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -30,9 +30,6 @@ from rules.tables import AlertRow, EventRow, PendingRow, SilenceRow
 
 MAX_PAGE: Final = 1000
 SORTS: Final = ("started_at", "updated_at", "id", "severity")
-_SEVERITY_RANK = case(
-    {s: i for i, s in enumerate(SEVERITIES)}, value=AlertRow.severity, else_=len(SEVERITIES)
-)
 
 Filter = str | Sequence[str] | None
 
@@ -206,7 +203,7 @@ class AlertStore:
             "started_at": AlertRow.started_at,
             "updated_at": AlertRow.updated_at,
             "id": AlertRow.id,
-            "severity": _SEVERITY_RANK,
+            "severity": AlertRow.severity_rank,
         }[name]
         query = select(AlertRow)
         for col, wanted in (
@@ -227,11 +224,14 @@ class AlertStore:
                     key = dt.datetime.fromisoformat(key)
                 except (TypeError, ValueError) as error:
                     raise InvalidCursor(cursor) from error
-            after: ColumnElement[bool]
-            if descending:
-                after = or_(column < key, and_(column == key, AlertRow.id < last_id))
-            else:
-                after = or_(column > key, and_(column == key, AlertRow.id > last_id))
+            elif not isinstance(key, int) or isinstance(key, bool):
+                raise InvalidCursor(cursor)  # id and rank are integers (PostgreSQL would refuse)
+            # One row-value comparison, not `a < k OR (a = k AND id < i)`: both databases seek
+            # the index to it instead of filtering every row before the page.
+            position = tuple_(column, AlertRow.id)
+            after: ColumnElement[bool] = (
+                position < (key, last_id) if descending else position > (key, last_id)
+            )
             query = query.where(after)
         order = (column.desc(), AlertRow.id.desc()) if descending else (column.asc(), AlertRow.id.asc())
         limit = min(max(1, limit), MAX_PAGE)
