@@ -94,7 +94,7 @@ def test_sigkill_mid_delivery_loses_nothing(tmp_path: Path, mosquitto: Mosquitto
     create_tables(engine)
     store = AlertStore(engine)
     # Slow enough that the kill lands in the middle of the queue.
-    receiver = HttpReceiver(delay_s=0.05)
+    receiver = HttpReceiver(delay_s=0.1)
     handset = Handset(mosquitto)
     routes = tmp_path / "routes.yaml"
     routes.write_text(f"""
