@@ -181,6 +181,24 @@ def test_collectors_share_a_subscription_with_distinct_client_ids(compose: dict[
     assert vols[0] != vols[1], "each collector needs its own spool"
 
 
+def test_rules_engine_has_a_client_id_of_its_own(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules engine's persistent session hangs on LOUYU_MQTT_RULES_CLIENT_ID, which the engine
+    `louyu rules` builds from it connects with; LOUYU_MQTT_CLIENT_ID is the collector's."""
+    from louyu.commands.rules import mqtt_settings
+
+    env = env_of(services(compose)["rules"])
+    assert "LOUYU_MQTT_CLIENT_ID" not in env, "the rules engine does not read LOUYU_MQTT_CLIENT_ID"
+    client_id = env["LOUYU_MQTT_RULES_CLIENT_ID"]
+    for key in Settings.model_fields:
+        monkeypatch.delenv(f"LOUYU_{key.upper()}", raising=False)
+    monkeypatch.setenv("LOUYU_MQTT_RULES_CLIENT_ID", client_id)
+    assert mqtt_settings(Settings()).client_id == client_id
+    others = {env_of(services(compose)[name]).get("LOUYU_MQTT_CLIENT_ID") for name in LOUYU_SERVICES}
+    assert client_id not in others
+
+
 def test_influxdb_is_initialised(compose: dict[str, Any]) -> None:
     influx = services(compose)["influxdb"]
     assert influx["image"].startswith("influxdb:2.7")

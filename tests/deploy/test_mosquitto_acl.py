@@ -2,7 +2,9 @@
 
 The broker runs `deploy/mosquitto/mosquitto.conf` itself, with only its paths and listener
 rewritten for a temp dir and a free port; the accounts are made by `deploy/mosquitto/accounts.sh`
-(mosquitto_passwd underneath) into a copy of the shipped ACL.
+(mosquitto_passwd underneath) into a copy of the shipped ACL (tests/deploy/shipped_broker.py).
+What each service account needs, taken from the services' own code, is checked by
+tests/deploy/test_acl_services.py; the tests here say what the ACL promises, case by case.
 
 A refused publish is silently dropped and a refused subscription delivers nothing, so each
 "refused" assertion is paired with an allowed message sent right after it on the same
@@ -18,126 +20,30 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from louyu.testing.services import Mosquitto, free_port, port_open
+from louyu.testing.services import free_port, port_open
 from louyu.testing.tls import make_certificates, openssl_available
 from tests.deploy.mqtt_probe import NOT_AUTHORIZED, Probe
+from tests.deploy.shipped_broker import (
+    ACCOUNTS,
+    ALERT,
+    BUILDING_AVAILABILITY,
+    DEPLOY,
+    DEVICE_AVAILABILITY,
+    EVERY_SHAPE,
+    MOSQUITTO_DIR,
+    SETTLE_S,
+    TELEMETRY,
+    Broker,
+    ShippedMosquitto,
+    accounts,
+    topics_read,
+)
 
 pytestmark = pytest.mark.integration
-
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-MOSQUITTO_DIR = DEPLOY / "mosquitto"
-ACCOUNTS = MOSQUITTO_DIR / "accounts.sh"
-SETTLE_S = 0.3  # after the marker has arrived, how long a refused message gets to show up anyway
-
-
-def rewrite_config(text: str, root: Path, port: int) -> str:
-    """The shipped mosquitto.conf with its container paths and listener moved to `root`/`port`."""
-    text = text.replace("/mosquitto/config/", f"{root}/config/")
-    text = text.replace("/mosquitto/data/", f"{root}/data/")
-    text = text.replace("/mosquitto/certs/", f"{root}/certs/")
-    text, n = re.subn(r"^listener 1883$", f"listener {port} 127.0.0.1", text, flags=re.M)
-    assert n == 1, "the shipped config has no plain `listener 1883` line any more"
-    if os.geteuid() == 0:
-        # Started as root, mosquitto drops to the `mosquitto` account before reading the password
-        # file, and pytest's temp dirs are root's only; in the image it runs as its own user.
-        text += "\nuser root\n"
-    return text
-
-
-class ShippedMosquitto(Mosquitto):
-    name = "mosquitto-shipped"
-
-    def __init__(self, root: Path, port: int | None = None) -> None:
-        super().__init__(root / "run", port=port)
-        self.root = root
-
-    def write_config(self) -> Path:
-        conf = self.root / "config" / "mosquitto.conf"
-        conf.write_text(rewrite_config((MOSQUITTO_DIR / "mosquitto.conf").read_text(), self.root, self.port))
-        return conf
-
-
-def accounts(config_dir: Path, *args: str) -> str:
-    env = {**os.environ, "MOSQUITTO_CONFIG_DIR": str(config_dir), "MOSQUITTO_GID": str(os.getegid())}
-    result = subprocess.run(
-        ["bash", str(ACCOUNTS), *args], env=env, capture_output=True, text=True, timeout=30, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-@dataclass
-class Broker:
-    server: ShippedMosquitto
-    config_dir: Path
-    passwords: dict[str, str]
-    probes: list[Probe] = field(default_factory=list)
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    def probe(self, user: str | None, password: str | None = None, **kwargs: object) -> Probe:
-        if user is not None and password is None:
-            password = self.passwords[user]
-        p = Probe(self.port, user, password, **kwargs)  # type: ignore[arg-type]
-        self.probes.append(p)
-        return p
-
-    def client(self, user: str, **kwargs: object) -> Probe:
-        p = self.probe(user, None, **kwargs)
-        rc = p.connect()
-        assert rc is not None, f"{user}: no CONNACK"
-        assert not rc.is_failure, f"{user}: {rc}"
-        return p
-
-    def close_probes(self) -> None:
-        for p in self.probes:
-            p.close()
-        self.probes.clear()
-
-
-@pytest.fixture(scope="module")
-def shipped_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    if shutil.which("mosquitto_passwd") is None:
-        pytest.skip("mosquitto_passwd is not installed (Debian package mosquitto)")
-    root = tmp_path_factory.mktemp("shipped-mosquitto")
-    config_dir = root / "config"
-    shutil.copytree(MOSQUITTO_DIR / "conf.d", config_dir / "conf.d")  # as shipped: no TLS yet
-    (root / "data").mkdir()
-    shutil.copy(MOSQUITTO_DIR / "acl", config_dir / "acl")
-
-    passwords: dict[str, str] = {}
-    env_file = root / "test.env"
-    lines = []
-    for svc in ("collector", "rules", "notifier", "api"):
-        passwords[f"louyu-{svc}"] = pw = os.urandom(12).hex()
-        lines.append(f'LOUYU_{svc.upper()}_MQTT_PASSWORD="{pw}"')
-    env_file.write_text("\n".join(lines) + "\n")
-    out = accounts(config_dir, "services", str(env_file))
-    assert "account louyu-collector set" in out
-    for kind, name in (("sensor", "darong-a"), ("sensor", "darong-b"), ("patrol", "li"), ("patrol", "wang")):
-        user, password = accounts(config_dir, kind, name).split()
-        passwords[user] = password
-
-    server = ShippedMosquitto(root, free_port())
-    server.start()
-    broker = Broker(server, config_dir, passwords)
-    yield broker
-    broker.close_probes()
-    server.kill()
-
-
-@pytest.fixture
-def broker(shipped_broker: Broker) -> Iterator[Broker]:
-    yield shipped_broker
-    shipped_broker.close_probes()
 
 
 def aed(state: str = "ready") -> bytes:
@@ -353,16 +259,34 @@ def test_collector_cannot_read_alerts_or_write(broker: Broker) -> None:
     )
 
 
-def test_rules_reads_telemetry_and_writes_only_alerts(broker: Broker) -> None:
-    rules = broker.client("louyu-rules")
-    assert rules.subscribe("louyu/+/+/+").value == 1
-    sensor = broker.client("sensor-darong-b")
-    sensor.publish("louyu/darong-b/aed/aed-b-1f-lobby", aed("in_use"))
-    rules.expect("louyu/darong-b/aed/aed-b-1f-lobby", aed("in_use"))
+def test_rules_reads_telemetry_and_both_availabilities(broker: Broker) -> None:
+    """Not notifications, though louyu/+/availability matches louyu/notify/availability."""
+    got = topics_read(broker, "louyu-rules", EVERY_SHAPE, TELEMETRY)
+    assert got == {TELEMETRY[1], DEVICE_AVAILABILITY[1], BUILDING_AVAILABILITY[1]}
 
+
+def test_rules_per_building_subscriptions_are_covered(broker: Broker) -> None:
+    """A runner subscribed to one building's filters gets that building's messages."""
+    rules = broker.client("louyu-rules")
+    for topic in ("louyu/darong-b/+/+", "louyu/darong-b/+/+/availability", "louyu/darong-b/availability"):
+        assert not rules.subscribe(topic).is_failure
+    sensor = broker.client("sensor-darong-b")
+    for topic in (
+        "louyu/darong-b/aed/aed-b-1f-lobby",
+        "louyu/darong-b/aed/aed-b-1f-lobby/availability",
+        "louyu/darong-b/availability",
+    ):
+        assert sensor.publish(topic, b"offline").value == 0
+        rules.expect(topic, b"offline")
+
+
+def test_rules_writes_only_alerts(broker: Broker) -> None:
     patrol = broker.client("patrol-li")
     patrol.subscribe("louyu/notify/li")
     patrol.subscribe("louyu/alerts/#")
+    rules = broker.client("louyu-rules")
+    assert rules.publish(ALERT[1], b'{"event": "raised"}').value == 0
+    patrol.expect(ALERT[1], b'{"event": "raised"}')
     publish_refused(broker, "louyu-rules", "louyu/notify/li")
     assert_not_delivered(patrol, "louyu/notify/li", rules, "louyu/alerts/darong-b/critical/aed-in-use")
     collector = broker.client("louyu-collector")
@@ -376,31 +300,66 @@ def test_rules_reads_telemetry_and_writes_only_alerts(broker: Broker) -> None:
     )
 
 
-def test_notifier_reads_alerts_not_telemetry(broker: Broker) -> None:
+def test_collector_reads_telemetry_and_device_availability_only(broker: Broker) -> None:
+    """Not an alert event of a rule named `availability`, which louyu/+/+/+/availability matches."""
+    alert_named_availability = ("louyu-rules", "louyu/alerts/darong-a/major/availability")
+    got = topics_read(broker, "louyu-collector", (*EVERY_SHAPE, alert_named_availability), TELEMETRY)
+    assert got == {TELEMETRY[1], DEVICE_AVAILABILITY[1]}
+
+
+def test_notifier_reads_alerts_and_telemetry(broker: Broker) -> None:
+    """Alert events, and the readings of the building status snapshot (rules/notify/)."""
+    got = topics_read(broker, "louyu-notifier", EVERY_SHAPE, TELEMETRY)
+    # louyu/notify/team/li matches its telemetry filter louyu/+/+/+; the notifier wrote it itself
+    assert got == {TELEMETRY[1], ALERT[1], "louyu/notify/team/li"}
+
+
+def test_notifier_writes_notifications_and_its_own_alerts(broker: Broker) -> None:
+    """Notifications for patrols, and the alert it raises when a critical one cannot be delivered."""
+    patrol = broker.client("patrol-li")
+    patrol.subscribe("louyu/notify/li")
+    patrol.subscribe("louyu/alerts/#")
     notifier = broker.client("louyu-notifier")
-    notifier.subscribe("louyu/alerts/#")
-    notifier.subscribe("louyu/+/+/+")
-    sensor = broker.client("sensor-darong-a")
-    sensor.publish("louyu/darong-a/aed/aed-a-1f-lobby", aed())
-    rules = broker.client("louyu-rules")
-    rules.publish("louyu/alerts/darong-a/major/aed-fault", b"raised")
-    notifier.expect("louyu/alerts/darong-a/major/aed-fault", b"raised")
-    time.sleep(SETTLE_S)
-    assert [m.topic for m in notifier.drain() if not m.topic.startswith("louyu/alerts/")] == []
+    assert notifier.publish("louyu/notify/li", b'{"text": "AED cabinet open"}').value == 0
+    patrol.expect("louyu/notify/li", b'{"text": "AED cabinet open"}')
+    failed = "louyu/alerts/darong-a/major/notify-delivery-failed"
+    assert notifier.publish(failed, b'{"event": "raised"}').value == 0
+    patrol.expect(failed, b'{"event": "raised"}')
+    collector = broker.client("louyu-collector")
+    collector.subscribe("louyu/+/+/+")
+    publish_refused(broker, "louyu-notifier", "louyu/darong-a/aed/aed-a-1f-lobby", aed("in_use"))
+    assert_not_delivered(
+        collector,
+        "louyu/darong-a/aed/aed-a-1f-lobby",
+        broker.client("sensor-darong-a"),
+        "louyu/darong-a/aed/m",
+    )
 
 
-def test_api_reads_alerts_only(broker: Broker) -> None:
+def test_api_reads_telemetry_device_availability_and_alerts(broker: Broker) -> None:
+    got = topics_read(broker, "louyu-api", EVERY_SHAPE, TELEMETRY)
+    assert got == {TELEMETRY[1], DEVICE_AVAILABILITY[1], ALERT[1]}
+
+
+def test_api_writes_alert_events_only(broker: Broker) -> None:
+    """Acks and resolves made through the API go out on its own connection (api/publisher.py)."""
+    patrol = broker.client("patrol-li")
+    patrol.subscribe("louyu/notify/li")
+    patrol.subscribe("louyu/alerts/#")
     api = broker.client("louyu-api")
-    api.subscribe("louyu/#")
-    sensor = broker.client("sensor-darong-a")
-    sensor.publish("louyu/darong-a/aed/aed-a-1f-lobby", aed())
-    notifier = broker.client("louyu-notifier")
-    notifier.publish("louyu/notify/li", b"n")
-    rules = broker.client("louyu-rules")
-    rules.publish("louyu/alerts/darong-a/minor/aed-battery-low", b"raised")
-    api.expect("louyu/alerts/darong-a/minor/aed-battery-low", b"raised")
-    time.sleep(SETTLE_S)
-    assert [m.topic for m in api.drain()] == []
+    assert api.publish(ALERT[1], b'{"event": "acknowledged"}').value == 0
+    patrol.expect(ALERT[1], b'{"event": "acknowledged"}')
+    publish_refused(broker, "louyu-api", "louyu/notify/li")
+    assert_not_delivered(patrol, "louyu/notify/li", api, "louyu/alerts/darong-a/info/marker")
+    collector = broker.client("louyu-collector")
+    collector.subscribe("louyu/+/+/+")
+    publish_refused(broker, "louyu-api", "louyu/darong-a/aed/aed-a-1f-lobby", aed("in_use"))
+    assert_not_delivered(
+        collector,
+        "louyu/darong-a/aed/aed-a-1f-lobby",
+        broker.client("sensor-darong-a"),
+        "louyu/darong-a/aed/m",
+    )
 
 
 # --- the broker settings the collector needs ---------------------------------------------------
