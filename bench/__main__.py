@@ -3,7 +3,7 @@ measured in the same run. Usage: `python -m bench [NAME ...]` (default: all)."""
 
 from __future__ import annotations
 
-import importlib
+import subprocess
 import sys
 import time
 
@@ -22,11 +22,17 @@ def main() -> None:
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
         raise SystemExit(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    failed = []
     for name in names:
         print(f"\n===== {name} =====", flush=True)
         started = time.monotonic()
-        importlib.import_module(f"bench.{name}").main()
+        # Each in a process of its own, so that memory figures are its own.
+        done = subprocess.run([sys.executable, "-c", f"import bench.{name} as b; b.main()"], check=False)
+        if done.returncode:
+            failed.append(name)
         print(f"({name}: {time.monotonic() - started:.0f} s)", flush=True)
+    if failed:
+        raise SystemExit(f"failed: {', '.join(failed)}")
 
 
 main()

@@ -110,7 +110,9 @@ def measure(trials: int, workdir: Path, broker_nodelay: bool = False) -> tuple[l
 
     `broker_nodelay` sets mosquitto's `set_tcp_nodelay true`: without it the broker holds a small
     packet while its previous one awaits the client's delayed ACK (Nagle), up to ~40 ms a hop."""
-    broker = Mosquitto(workdir / "mosquitto", extra={"set_tcp_nodelay": "true"} if broker_nodelay else None)
+    broker = Mosquitto(
+        workdir / "mosquitto", extra={"set_tcp_nodelay": "true" if broker_nodelay else "false"}
+    )
     broker.start()
     rules_file = workdir / "rules.yaml"
     rules_file.write_text(RULES)
