@@ -272,7 +272,9 @@ def test_a_broker_with_the_stock_in_flight_limit_still_delivers_everything(
 ) -> None:
     """Debian's mosquitto as installed lets 20 unacknowledged messages be in flight: the collector,
     which acknowledges after writing, must still store everything (see docs/operations.md)."""
-    broker = Mosquitto(tmp_path / "stock", extra={"max_inflight_messages": "20", "max_queued_messages": "100000"})
+    broker = Mosquitto(
+        tmp_path / "stock", extra={"max_inflight_messages": "20", "max_queued_messages": "100000"}
+    )
     broker.start()
     try:
         collector = start_collector(broker.port, InfluxTarget(influxd.url), name="stock")
