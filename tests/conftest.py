@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -64,3 +66,34 @@ def reset_logging_config() -> Iterator[None]:
     """A command run in-process configures structlog; the next test starts from the defaults."""
     yield
     structlog.reset_defaults()
+
+
+class _ExceptionRecords(logging.Handler):
+    def __init__(self, seen: list[str]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            self.seen.append(f"{record.name}: {record.getMessage()[:200]}")
+
+
+@pytest.fixture(autouse=True)
+def fail_on_logged_exception(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test during which an exception is logged fails, unless it is marked
+    `allow_logged_exceptions`: an exception caught and logged is still a bug until a test says
+    it is expected."""
+    seen: list[str] = []
+
+    def record(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        if method == "exception" or event.get("exc_info"):
+            seen.append(f"{event.get('event')}")
+        return event
+
+    structlog.configure(processors=[record, *structlog.get_config()["processors"]])
+    handler = _ExceptionRecords(seen)
+    logging.getLogger().addHandler(handler)
+    yield
+    logging.getLogger().removeHandler(handler)
+    if seen and request.node.get_closest_marker("allow_logged_exceptions") is None:
+        pytest.fail(f"exceptions were logged: {seen[:5]}")
