@@ -155,7 +155,7 @@ class HistoryPublic(BaseModel):
     device: str
     field: str
     agg: str
-    every: str
+    every: str | None = Field(description="the aggregation window; null for raw points (agg=raw)")
     start: Timestamp
     end: Timestamp
     points: list[HistoryPoint]

@@ -64,8 +64,9 @@ class HistoryQuery:
     max_points: int
 
     @property
-    def every(self) -> str:
-        return RAW if self.every_ms is None else format_every(self.every_ms)
+    def every(self) -> str | None:
+        """The aggregation window, or None for raw points."""
+        return None if self.every_ms is None else format_every(self.every_ms)
 
     @property
     def limit(self) -> int:

@@ -73,7 +73,7 @@ async def history(
         Query(
             description="mean, max, min or last of each `every` window; or raw: every stored point "
             "of the field in the range, oldest first, any field type (the answer then says "
-            'agg and every "raw"). Default: mean for numbers, last for booleans and strings',
+            'agg "raw" and every null). Default: mean for numbers, last for booleans and strings',
             examples=["max", "raw"],
         ),
     ] = None,

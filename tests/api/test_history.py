@@ -127,7 +127,7 @@ def test_raw_points_with_their_times_and_values(start_api: Callable[..., Api], i
         raw = client.get(lot, params=_params(field="occupied", agg="raw"))
         assert raw.status_code == 200, raw.text
         body = raw.json()
-        assert body["agg"] == "raw" and body["every"] == "raw"
+        assert body["agg"] == "raw" and body["every"] is None
         assert [p["v"] for p in body["points"]] == [400 + m for m in range(60)]
         assert [p["t"] for p in body["points"]] == [_at(m * 60_000) for m in range(60)]
         # start is inclusive, end exclusive, as for aggregations.
