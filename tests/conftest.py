@@ -11,8 +11,26 @@ from typing import Any
 
 import pytest
 import structlog
+from sqlalchemy.engine import Engine
 
+from collector.registry import Registry
 from louyu.testing.services import Influxd, Mosquitto, VictoriaMetrics
+from rules.db import create_all, make_engine
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """A fresh SQLite alert store (every table: alerts, tokens, notifier) in the test's directory."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'louyu.db'}")
+    create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def registry() -> Registry:
+    """The shipped Darong registry."""
+    return Registry.load()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ channel, and whether it worked. Operator and up (the people who may also resolve
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
 from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -106,30 +105,7 @@ class DeliveryPage(BaseModel):
 
 
 def _public(record: DeliveryRecord) -> DeliveryPublic:
-    return DeliveryPublic(
-        id=record.id,
-        alert_id=record.alert_id,
-        event_id=record.event_id,
-        event=record.event,
-        reason=record.reason,
-        level=record.level,
-        route=record.route,
-        severity=record.severity,
-        rule=record.rule,
-        building=record.building,
-        receiver=record.receiver,
-        channel=record.channel,
-        title=record.title,
-        status=record.status,
-        attempts=record.attempts,
-        created_at=record.created_at,
-        next_attempt_at=record.next_attempt_at,
-        deadline=record.deadline,
-        delivered_at=record.delivered_at,
-        finished_at=record.finished_at,
-        last_error=record.last_error,
-        tries=[AttemptPublic(**asdict(t)) for t in record.tries],
-    )
+    return DeliveryPublic.model_validate(record, from_attributes=True)
 
 
 @router.get(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +20,6 @@ from api.roles import Role
 from api.server import ApiServer
 from api.tokens import TokenStore
 from collector.registry import Registry
-from rules.db import create_all, make_engine
 from rules.records import EventRecord
 from rules.store import AlertStore, NewAlert
 
@@ -65,19 +63,6 @@ class Api:
         event = self.store.raise_alert(new_alert(**kwargs), dt.datetime.now(dt.UTC))
         assert event is not None, "an alert for that rule and device is already open"
         return event
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'louyu.db'}")
-    create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def registry() -> Registry:
-    return Registry.load()
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from api.roles import Role
 from api.server import ApiServer
 from api.tokens import TokenStore
 from collector.registry import Registry
-from rules.db import create_all, make_engine
 from rules.service import AlertService
 from rules.store import AlertStore
 
@@ -43,19 +42,6 @@ class WebApi:
     def client(self, role: Role | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.token[role]}"} if role else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'louyu.db'}")
-    create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def registry() -> Registry:
-    return Registry.load()
 
 
 @pytest.fixture
