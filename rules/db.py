@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 # How long a SQLite writer waits for another writer's lock before failing. Writes are short
@@ -99,6 +99,22 @@ def _configure_sqlite(engine: Engine) -> None:
 def writer(engine: Engine) -> Engine:
     """The same engine (and pool), with write transactions that lock at BEGIN on SQLite."""
     return engine.execution_options(**{WRITE_OPTION: True})
+
+
+class SessionSource:
+    """Sessions on one engine: readers on it, writers through `writer()` (on SQLite their
+    transactions lock at BEGIN, so racing writers wait rather than fail). Loaded objects stay
+    readable after commit, so records can be built from them outside the session."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._write = writer(engine)
+
+    def _reader(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def _writer(self) -> Session:
+        return Session(self._write, expire_on_commit=False)
 
 
 def create_all(engine: Engine) -> None:

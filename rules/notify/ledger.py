@@ -13,10 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from rules.db import writer
+from rules.db import SessionSource
 from rules.notify.planner import Planned, TrackStart
 from rules.notify.policy import Track
 from rules.notify.tables import (
@@ -59,17 +59,7 @@ class TrackInfo:
     track: Track
 
 
-class Ledger:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._write = writer(engine)
-
-    def _reader(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
-
-    def _writer(self) -> Session:
-        return Session(self._write, expire_on_commit=False)
-
+class Ledger(SessionSource):
     # ---------------------------------------------------------------- cursor
 
     def cursor(self) -> int:
