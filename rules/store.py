@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Engine, delete, func, select, tuple_, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from rules.db import writer
+from rules.db import SessionSource
 from rules.errors import AlertNotFound, InvalidCursor, InvalidSilence, InvalidTransition, SilenceNotFound
 from rules.records import SEVERITIES, STATES, AlertRecord, EventRecord, JsonValue, SilenceRecord
 from rules.silences import muting
@@ -137,18 +137,15 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     return key, alert_id
 
 
-class AlertStore:
+def _muted(active: Sequence[SilenceRecord], row: AlertRow, now: dt.datetime) -> bool:
+    """Whether one of the active silences mutes this stored alert."""
+    found = muting(active, rule=row.rule, severity=row.severity, building=row.building, kind=row.kind,
+                   device=row.device, now=now)  # fmt: skip
+    return found is not None
+
+
+class AlertStore(SessionSource):
     """Alerts, events, silences and pending timers on a SQLAlchemy engine (SQLite or PostgreSQL)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._write = writer(engine)
-
-    def _reader(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
-
-    def _writer(self) -> Session:
-        return Session(self._write, expire_on_commit=False)
 
     # ---------------------------------------------------------------- reading
 
@@ -502,15 +499,7 @@ class AlertStore:
                 select(AlertRow).where(AlertRow.state != "resolved", AlertRow.silenced.is_(False))
             ).all()
             for row in rows:
-                if muting(
-                    active,
-                    rule=row.rule,
-                    severity=row.severity,
-                    building=row.building,
-                    kind=row.kind,
-                    device=row.device,
-                    now=now,
-                ):
+                if _muted(active, row, now):
                     row.silenced = True
                     row.updated_at = now
                     changed += 1
@@ -549,15 +538,7 @@ class AlertStore:
             names = ", ".join(str(s.id) for s in ended)
             by = next((s.ended_by for s in ended if s.ended_by), None)
             for row in rows:
-                if muting(
-                    active,
-                    rule=row.rule,
-                    severity=row.severity,
-                    building=row.building,
-                    kind=row.kind,
-                    device=row.device,
-                    now=now,
-                ):
+                if _muted(active, row, now):
                     continue
                 row.silenced = False
                 row.updated_at = now
