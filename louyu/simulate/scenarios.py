@@ -117,7 +117,23 @@ class SensorOutage(Scenario):
         effect.silenced.update(self.devices)
 
 
-class GarageFull(Scenario):
+class _Ramp(Scenario):
+    """Drives a load to `target` over `fill_s`, holds it for `hold_s`, lets it go over `leave_s`."""
+
+    def __init__(self, at_s: float, target: float, fill_s: float, hold_s: float, leave_s: float) -> None:
+        super().__init__(at_s)
+        self.target = target
+        self.fill_s, self.hold_s, self.leave_s = fill_s, hold_s, leave_s
+
+    @property
+    def length_s(self) -> float:
+        return self.fill_s + self.hold_s + self.leave_s
+
+    def _fill(self, since: float) -> float | None:
+        return _ramp(since, self.fill_s, self.hold_s, self.leave_s)
+
+
+class GarageFull(_Ramp):
     """An event in the area: cars pour in until the garage is nearly full, then leave."""
 
     name = "garage-full"
@@ -131,21 +147,16 @@ class GarageFull(Scenario):
         hold_s: float = 300.0,
         leave_s: float = 60.0,
     ) -> None:
-        super().__init__(at_s)
-        self.lot, self.target = lot, target
-        self.fill_s, self.hold_s, self.leave_s = fill_s, hold_s, leave_s
-
-    @property
-    def length_s(self) -> float:
-        return self.fill_s + self.hold_s + self.leave_s
+        super().__init__(at_s, target, fill_s, hold_s, leave_s)
+        self.lot = lot
 
     def _apply(self, since: float, effect: Effect) -> None:
-        fill = _ramp(since, self.fill_s, self.hold_s, self.leave_s)
+        fill = self._fill(since)
         if fill is not None:
             effect.lot_fill[self.lot] = (fill, self.target)
 
 
-class LunchRush(Scenario):
+class LunchRush(_Ramp):
     """A rainy day or a company event: the canteen fills far beyond its usual lunch."""
 
     name = "lunch-rush"
@@ -159,16 +170,11 @@ class LunchRush(Scenario):
         hold_s: float = 480.0,
         leave_s: float = 180.0,
     ) -> None:
-        super().__init__(at_s)
-        self.canteen, self.target = canteen, target
-        self.fill_s, self.hold_s, self.leave_s = fill_s, hold_s, leave_s
-
-    @property
-    def length_s(self) -> float:
-        return self.fill_s + self.hold_s + self.leave_s
+        super().__init__(at_s, target, fill_s, hold_s, leave_s)
+        self.canteen = canteen
 
     def _apply(self, since: float, effect: Effect) -> None:
-        fill = _ramp(since, self.fill_s, self.hold_s, self.leave_s)
+        fill = self._fill(since)
         if fill is not None:
             effect.canteen_fill[self.canteen] = (fill, self.target)
 
