@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -118,3 +118,25 @@ def _route_of(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "unmatched"
+
+
+class MergedExposition(Collector):
+    """Several registries as one exposition, each metric family once.
+
+    Under `louyu up` the API's registry and the process registry both describe some facts (the
+    alert counts are read from the store by the API and kept as a gauge by the rules engine). A
+    family named twice makes the exposition invalid for Prometheus' parsers, so the first
+    registry's family wins: the API's, read from the store at scrape time, is the one owner.
+    """
+
+    def __init__(self, *registries: Collector) -> None:
+        self._registries = registries
+
+    def collect(self) -> Iterator[Metric]:
+        seen: set[str] = set()
+        for registry in self._registries:
+            for family in registry.collect():
+                if family.name in seen:
+                    continue
+                seen.add(family.name)
+                yield family

@@ -4,12 +4,14 @@ a private address or filter these paths at the proxy if they must not be public)
 from __future__ import annotations
 
 import anyio.to_thread
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
 
 from api.deps import State
 from api.influx import InfluxError
+from api.metrics import MergedExposition
 from api.models import CheckResult, Liveness, Readiness
 from api.state import ApiState
 
@@ -38,13 +40,19 @@ async def readyz(app: State) -> JSONResponse:
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if body.ready else 503)
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-def metrics(app: State) -> Response:
-    """Prometheus metrics (text exposition format): the API's, and those of every other part
-    running in this process (collector, rules engine, notifier under `louyu up`)."""
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}, "application/openmetrics-text": {}}}},
+)
+def metrics(app: State, request: Request) -> Response:
+    """Prometheus metrics: the API's, and those of every other part running in this process
+    (collector, rules engine, notifier under `louyu up`), each family once. Text exposition
+    format 0.0.4, or OpenMetrics when the `Accept` header asks for it."""
     app.metrics.devices.set(len(app.devices))
-    body = generate_latest(app.metrics.registry) + generate_latest(REGISTRY)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+    encode, content_type = choose_encoder(request.headers.get("accept", ""))
+    body = encode(MergedExposition(app.metrics.registry, REGISTRY))
+    return Response(body, media_type=content_type, headers={"Vary": "Accept"})
 
 
 def _broker(app: ApiState) -> CheckResult:
