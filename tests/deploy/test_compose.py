@@ -207,8 +207,14 @@ def test_each_service_instance_has_its_own_broker_account(compose: dict[str, Any
     so that what the file says is what the broker does."""
     users = [env_of(services(compose)[name])["LOUYU_MQTT_USERNAME"] for name in LOUYU_SERVICES]
     assert len(set(users)) == len(users), users
-    conf = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
-    assert re.search(r"^use_username_as_clientid true$", conf, flags=re.M)
+    # a setting of each listener in mosquitto 2.0: every listener of the shipped files has it
+    # (tests/deploy/test_mosquitto_acl.py::test_tls_listener_serves_the_same_accounts tries 8883)
+    for name in ("mosquitto.conf", "tls.conf"):
+        conf = (DEPLOY / "mosquitto" / name).read_text()
+        sections = re.split(r"^listener ", conf, flags=re.M)[1:]
+        assert sections, name
+        for section in sections:
+            assert re.search(r"^use_username_as_clientid true$", section, flags=re.M), name
     for name in LOUYU_SERVICES:
         env = env_of(services(compose)[name])
         for key in ("LOUYU_MQTT_CLIENT_ID", "LOUYU_MQTT_RULES_CLIENT_ID"):

@@ -476,6 +476,7 @@ def test_tls_listener_serves_the_same_accounts(tmp_path: Path) -> None:
     # The documented way to turn TLS on: copy tls.conf into conf.d/.
     (config_dir / "conf.d" / "tls.conf").write_text(tls_conf)
     user, password = accounts(config_dir, "sensor", "darong-c").split()
+    patrol, patrol_password = accounts(config_dir, "patrol", "li").split()
     server = ShippedMosquitto(root, free_port())
     server.start()
     probes: list[Probe] = []
@@ -485,9 +486,17 @@ def test_tls_listener_serves_the_same_accounts(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, server.log_tail()
             time.sleep(0.05)
         ca = str(certs.ca)
-        good = Probe(tls_port, user, password, tls_ca=ca)
+        good = Probe(tls_port, user, password, client_id="gateway-c", tls_ca=ca)
         probes.append(good)
         assert good.connected_ok()
+        assert good.publish("louyu/darong-c/aed/aed-c-1f-lobby", aed()).value in (0, 0x10)
+        # the account name is the client id on this listener too: a handset sending the gateway's
+        # id does not throw it off
+        thief = Probe(tls_port, patrol, patrol_password, client_id="gateway-c", tls_ca=ca)
+        probes.append(thief)
+        assert thief.connected_ok()
+        time.sleep(SETTLE_S)
+        assert good.is_open(), "a client of another account took the gateway's place on the TLS listener"
         assert good.publish("louyu/darong-c/aed/aed-c-1f-lobby", aed()).value in (0, 0x10)
         bad = Probe(tls_port, user, "wrong", tls_ca=ca)
         probes.append(bad)
