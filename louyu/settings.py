@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     dead_letter_path: Path = Path("var/dead-letters.db")
     spool_max_points: int = Field(50_000_000, ge=1000)
     dead_letter_max: int = Field(10_000, ge=10)
+    # A valid reading from a device missing from the registry: "quarantine" (kept apart, counted,
+    # never evaluated by the rules) or "accept" (stored and evaluated like any other: the open
+    # behaviour, for sites without a registry; docs/operations.md). Collector and rules read it.
+    unknown_devices: Literal["quarantine", "accept"] = "quarantine"
+    quarantine_max: int = Field(10_000, ge=10)  # devices held in the quarantine
 
     # Alert store, rules, registry
     database_url: str = "sqlite:///var/louyu.db"

@@ -60,6 +60,8 @@ def build(settings: Settings, registry: Registry) -> Collector:
         batch_interval_s=settings.batch_interval_s,
         spool_max_points=settings.spool_max_points,
         dead_letter_max=settings.dead_letter_max,
+        unknown_devices=settings.unknown_devices,
+        quarantine_max=settings.quarantine_max,
     )
     return Collector(config, registry)
 
