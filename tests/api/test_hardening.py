@@ -3,10 +3,16 @@ without bound, or get tracebacks, error text or unbounded queries out of it."""
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
 import socket
+from typing import Final
 
 import httpx
+import pytest
 
+from api.roles import Role
 from tests.api.conftest import Api
 
 
@@ -45,3 +51,41 @@ def test_invented_methods_and_paths_add_no_metric_series(api: Api) -> None:
     assert requests - before == set()
     assert not any("INVENTED" in s or "nothing-here" in s for s in after)
     assert any('method="other"' in s for s in requests)
+
+
+def _cursor(*parts: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
+
+
+# (sort, cursor): every one a cursor the store never hands out, each once a 500 with a traceback.
+CRAFTED_CURSORS: Final = [
+    ("-id", _cursor("-id", 10**30, 1)),
+    ("-id", _cursor("-id", -(10**20), 1)),
+    ("-started_at", _cursor("-started_at", "2026-01-01T00:00:00+00:00", 2**64)),
+    ("-started_at", _cursor("-started_at", "2026-01-01T00:00:00", 1)),
+    ("started_at", _cursor("started_at", "0001-01-01T00:00:00", 1)),
+    ("-started_at", _cursor("-started_at", "0001-01-01T00:00:00+00:00", 1)),
+    ("-updated_at", _cursor("-updated_at", "9999-12-31T23:59:59-23:59", 1)),
+    ("-severity", _cursor("-severity", 2**63, 2**63)),
+    ("-id", "!!not*base64"),
+    ("-id", base64.urlsafe_b64encode(b"\xff\xfe garbage").decode()),
+    ("-id", _cursor("-id", 1.5, True)),
+]
+
+
+def assert_crafted_cursors_refused(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    """Each crafted cursor is a 400 with a problem body; nothing logged as an error."""
+    api.raise_alert()
+    with api.client(Role.VIEWER) as client, caplog.at_level(logging.WARNING):
+        for sort, cursor in CRAFTED_CURSORS:
+            answer = client.get("/api/v1/alerts", params={"sort": sort, "cursor": cursor})
+            assert answer.status_code == 400, (sort, cursor, answer.text)
+            assert answer.json()["detail"].startswith("invalid paging cursor"), answer.text
+            assert "Traceback" not in answer.text
+        # A cursor the store did hand out still pages.
+        assert client.get("/api/v1/alerts", params={"limit": 1}).status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_crafted_cursors_are_400s_on_sqlite(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    assert_crafted_cursors_refused(api, caplog)

@@ -18,6 +18,7 @@ from louyu.testing.services import ServiceError
 from rules.db import Base, create_all, make_engine
 from rules.tables import EventRow
 from tests.api.conftest import Api
+from tests.api.test_hardening import assert_crafted_cursors_refused
 from tests.api.sse import read_events, take
 
 pytestmark = pytest.mark.integration
@@ -99,3 +100,7 @@ def test_an_event_committed_late_is_not_skipped(api: Api) -> None:
         got = [next(events), next(events)]
     assert [e.id for e in got] == [slow_id, fast.id]
     assert got[0].data["note"] == "slow writer"
+
+
+def test_crafted_cursors_are_400s_on_postgresql(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    assert_crafted_cursors_refused(api, caplog)
