@@ -148,7 +148,7 @@ async def seed_latest(client: InfluxQueryClient, table: DeviceStateTable, timeou
     show every device as silent until it speaks again. Best effort: a slow or absent InfluxDB
     only delays this by `timeout_s`."""
     try:
-        results = await asyncio.wait_for(client.query(last_values_statements()), timeout_s)
+        results = await asyncio.wait_for(client.query_many(last_values_statements()), timeout_s)
     except (InfluxError, TimeoutError) as error:
         log.warning("seed_from_influx_failed", error=str(error)[:200])
         return 0

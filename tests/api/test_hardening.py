@@ -12,6 +12,7 @@ from typing import Final
 import httpx
 import pytest
 
+from api.history import EVERY_PATTERN
 from api.roles import Role
 from tests.api.conftest import Api
 
@@ -89,3 +90,12 @@ def assert_crafted_cursors_refused(api: Api, caplog: pytest.LogCaptureFixture) -
 
 def test_crafted_cursors_are_400s_on_sqlite(api: Api, caplog: pytest.LogCaptureFixture) -> None:
     assert_crafted_cursors_refused(api, caplog)
+
+
+def test_the_openapi_document_states_the_history_window_bound(api: Api) -> None:
+    document = httpx.get(f"{api.url}/openapi.json", timeout=10).json()
+    operation = document["paths"]["/api/v1/devices/{building}/{kind}/{device}/history"]["get"]
+    every = next(p for p in operation["parameters"] if p["name"] == "every")
+    assert every["schema"]["pattern"] == EVERY_PATTERN
+    assert "at most 366d" in every["description"]
+    assert "400" in operation["responses"]

@@ -18,8 +18,8 @@ from louyu.testing.services import ServiceError
 from rules.db import Base, create_all, make_engine
 from rules.tables import EventRow
 from tests.api.conftest import Api
-from tests.api.test_hardening import assert_crafted_cursors_refused
 from tests.api.sse import read_events, take
+from tests.api.test_hardening import assert_crafted_cursors_refused
 
 pytestmark = pytest.mark.integration
 
