@@ -126,10 +126,11 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     mount_web(app, state)
-    # Outermost last: metrics see every answer, including the body limit's 413.
-    app.add_middleware(ApiHeadersMiddleware)
+    # Outermost last: metrics see every answer, including the body limit's 413, and the
+    # security headers go on every one of them.
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(ApiHeadersMiddleware)
     return app
 
 

@@ -99,3 +99,39 @@ def test_the_openapi_document_states_the_history_window_bound(api: Api) -> None:
     assert every["schema"]["pattern"] == EVERY_PATTERN
     assert "at most 366d" in every["description"]
     assert "400" in operation["responses"]
+
+
+def test_security_headers_on_every_page_and_response(api: Api) -> None:
+    paths = [
+        "/dashboard",
+        "/board",
+        "/docs",
+        "/openapi.json",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api/v1/alerts",  # 401
+        "/no/such/page",  # 404
+    ]
+    with httpx.Client(base_url=api.url, timeout=10) as client:
+        answers = {path: client.get(path) for path in paths}
+        answers["413"] = client.post(
+            "/api/v1/silences",
+            content=b"x" * (1024 * 1024),
+            headers={"Authorization": f"Bearer {api.token[Role.OPERATOR]}"},
+        )
+        answers["static"] = client.get(
+            next(link for link in answers["/dashboard"].text.split('"') if link.endswith(".css"))
+        )
+    assert answers["413"].status_code == 413 and answers["static"].status_code == 200
+    for where, answer in answers.items():
+        headers = answer.headers
+        policy = headers.get("content-security-policy", "")
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy, where
+        assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0], where
+        assert headers.get("x-frame-options") == "DENY", where
+        assert headers.get("referrer-policy") == "no-referrer", where
+        assert headers.get("x-content-type-options") == "nosniff", where
+    # The docs page allows its one inline script by hash, and nothing else inline.
+    docs_policy = answers["/docs"].headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in docs_policy
