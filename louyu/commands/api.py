@@ -118,7 +118,7 @@ def create_demo_token(settings: Settings, now: dt.datetime | None = None) -> str
         create_all(engine)
         tokens = TokenStore(engine)
         when = now or dt.datetime.now(dt.UTC)
-        tokens.revoke(DEMO_TOKEN_NAME, when)
+        tokens.revoke_name(DEMO_TOKEN_NAME, when)
         _, token = tokens.create(DEMO_TOKEN_NAME, Role.OPERATOR, when, expires_days=7)
         return token
     finally:

@@ -68,7 +68,7 @@ def test_the_api_on_postgresql(api: Api) -> None:
         )
         assert silence.status_code == 201
         assert client.delete(f"/api/v1/silences/{silence.json()['id']}").status_code == 200
-    api.tokens.revoke("operator-1", dt.datetime.now(dt.UTC))
+    api.tokens.revoke_name("operator-1", dt.datetime.now(dt.UTC))
     with api.client(Role.OPERATOR) as client:
         assert client.get("/api/v1/alerts").status_code == 401
 
