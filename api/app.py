@@ -30,6 +30,7 @@ from api.ratelimit import RateLimiter
 from api.response_headers import ApiHeadersMiddleware
 from api.routes import ROUTERS
 from api.state import ApiState, utc_now
+from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
 from collector.models import KINDS, NAME_RE, DeviceKey
 from collector.registry import Registry
@@ -76,6 +77,7 @@ def create_app(
         history=history,
         metrics=metrics,
         limiter=RateLimiter(config.rate_per_s, config.rate_burst),
+        streams=StreamSlots(config.sse_max_streams, config.sse_max_streams_per_token),
         clock=clock,
     )
 

@@ -49,7 +49,13 @@ def api_config(settings: Settings) -> ApiConfig:
         key_file=settings.mqtt_tls_key_file,
         tls_insecure=settings.mqtt_tls_insecure,
     )
-    return ApiConfig(mqtt=mqtt)
+    return ApiConfig(
+        mqtt=mqtt,
+        sse_max_streams_per_token=settings.api_sse_max_streams_per_token,
+        sse_max_streams=settings.api_sse_max_streams,
+        header_timeout_s=settings.api_header_timeout_s,
+        keep_alive_s=settings.api_keep_alive_s,
+    )
 
 
 def influx_client(settings: Settings) -> InfluxQueryClient:
