@@ -65,7 +65,7 @@ async def history(
             max_length=16,
             # In the schema, not enforced by FastAPI: plan() answers a bad window with a 400
             # that says what is wrong, as it always has.
-            json_schema_extra={"pattern": EVERY_PATTERN, "x-maximum-window": "366d"},
+            json_schema_extra={"pattern": EVERY_PATTERN},
             description="aggregation window: number and unit ms|s|m|h|d, at most 366d (400 beyond); "
             "default: about 500 points. Not with agg=raw (400)",
             examples=["15m"],
