@@ -80,7 +80,10 @@ def optional_token(
     everyone and tell a token holder more (no 401, no rate limit: a probe must get through)."""
     if credentials is None or not credentials.credentials or len(credentials.credentials) > 256:
         return None
-    return state.tokens.authenticate(credentials.credentials, state.clock())
+    try:
+        return state.tokens.authenticate(credentials.credentials, state.clock())
+    except Exception:  # noqa: BLE001 (the database is down: /readyz must still answer, as to anyone)
+        return None
 
 
 MaybeToken = Annotated[TokenInfo | None, Depends(optional_token)]

@@ -135,3 +135,19 @@ def test_security_headers_on_every_page_and_response(api: Api) -> None:
     # The docs page allows its one inline script by hash, and nothing else inline.
     docs_policy = answers["/docs"].headers["content-security-policy"]
     assert "script-src 'self' 'sha256-" in docs_policy
+
+
+def test_readyz_answers_a_token_holder_when_the_database_is_gone(api: Api) -> None:
+    """The token cannot be checked either: the answer is the anonymous one, never a 500."""
+    with api.store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE api_tokens RENAME TO api_tokens_away")
+        conn.exec_driver_sql("ALTER TABLE alert_events RENAME TO alert_events_away")
+    try:
+        with api.client(Role.ADMIN) as client:
+            down = client.get("/readyz")
+    finally:
+        with api.store.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE api_tokens_away RENAME TO api_tokens")
+            conn.exec_driver_sql("ALTER TABLE alert_events_away RENAME TO alert_events")
+    assert down.status_code == 503
+    assert down.json()["checks"]["alert_store"] == {"ok": False, "detail": "unavailable"}
