@@ -30,6 +30,7 @@ from api.ratelimit import RateLimiter
 from api.response_headers import ApiHeadersMiddleware
 from api.routes import ROUTERS
 from api.state import ApiState, utc_now
+from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
 from collector.models import KINDS, NAME_RE, DeviceKey
 from collector.registry import Registry
@@ -76,6 +77,7 @@ def create_app(
         history=history,
         metrics=metrics,
         limiter=RateLimiter(config.rate_per_s, config.rate_burst),
+        streams=StreamSlots(config.sse_max_streams, config.sse_max_streams_per_token),
         clock=clock,
     )
 
@@ -126,10 +128,11 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     mount_web(app, state)
-    # Outermost last: metrics see every answer, including the body limit's 413.
-    app.add_middleware(ApiHeadersMiddleware)
+    # Outermost last: metrics see every answer, including the body limit's 413, and the
+    # security headers go on every one of them.
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(ApiHeadersMiddleware)
     return app
 
 
@@ -148,7 +151,7 @@ async def seed_latest(client: InfluxQueryClient, table: DeviceStateTable, timeou
     show every device as silent until it speaks again. Best effort: a slow or absent InfluxDB
     only delays this by `timeout_s`."""
     try:
-        results = await asyncio.wait_for(client.query(last_values_statements()), timeout_s)
+        results = await asyncio.wait_for(client.query_many(last_values_statements()), timeout_s)
     except (InfluxError, TimeoutError) as error:
         log.warning("seed_from_influx_failed", error=str(error)[:200])
         return 0

@@ -73,6 +73,22 @@ def authenticated(
     return info
 
 
+def optional_token(
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> TokenInfo | None:
+    """The caller's token when a valid one is given, else None: for the routes that answer
+    everyone and tell a token holder more (no 401, no rate limit: a probe must get through)."""
+    if credentials is None or not credentials.credentials or len(credentials.credentials) > 256:
+        return None
+    try:
+        return state.tokens.authenticate(credentials.credentials, state.clock())
+    except Exception:  # noqa: BLE001 (the database is down: /readyz must still answer, as to anyone)
+        return None
+
+
+MaybeToken = Annotated[TokenInfo | None, Depends(optional_token)]
+
+
 def require(permission: Permission) -> Callable[[TokenInfo], Awaitable[TokenInfo]]:
     async def check(token: Annotated[TokenInfo, Depends(authenticated)]) -> TokenInfo:
         if not allows(token.role, permission):

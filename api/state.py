@@ -12,6 +12,7 @@ from api.influx import InfluxQueryClient
 from api.metrics import ApiMetrics
 from api.mqtt_feed import MqttFeed
 from api.ratelimit import RateLimiter
+from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
 from api.wakeup import Wakeup
 from collector.registry import Registry
@@ -35,6 +36,7 @@ class ApiState:
     history: InfluxQueryClient | None
     metrics: ApiMetrics
     limiter: RateLimiter
+    streams: StreamSlots
     wakeup: Wakeup = field(default_factory=Wakeup)
     clock: Callable[[], dt.datetime] = utc_now
     feed: MqttFeed | None = None

@@ -15,6 +15,7 @@ from collector.influx_sink import Sink, V1Sink, V2Sink
 from collector.mqtt_source import BrokerTarget, MqttSource
 from collector.pipeline import Pipeline, UnknownDevices
 from collector.quarantine import Quarantine
+from collector.redaction import redact_url
 from collector.registry import Registry
 from collector.spool import Spool
 from collector.stats import CollectorStats, StatsCollector
@@ -35,7 +36,7 @@ class InfluxTarget:
     timeout_s: float = 10.0
 
     def __repr__(self) -> str:
-        return f"InfluxTarget({self.url}, api={self.api}, db={self.database!r})"
+        return f"InfluxTarget({redact_url(self.url)}, api={self.api}, db={self.database!r})"
 
     def make_sink(self) -> Sink:
         if self.api == "v2":

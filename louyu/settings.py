@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     # API
     api_bind: str = "127.0.0.1:8000"
     metrics_bind: str | None = None
+    # Open event streams per token and in all; slow clients' header and keep-alive timeouts.
+    api_sse_max_streams_per_token: int = Field(20, ge=1)
+    api_sse_max_streams: int = Field(1000, ge=1)
+    api_header_timeout_s: float = Field(10.0, gt=0)
+    api_keep_alive_s: float = Field(5.0, ge=1)
 
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "console"

@@ -30,6 +30,11 @@ from rules.tables import AlertRow, EventRow, PendingRow, SilenceRow
 
 MAX_PAGE: Final = 1000
 SORTS: Final = ("started_at", "updated_at", "id", "severity")
+# What a cursor may hold: ids within SQLite's and PostgreSQL's 64-bit integers, times an alert
+# can have.
+CURSOR_MAX_INT: Final = 2**62
+CURSOR_EARLIEST: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+CURSOR_LATEST: Final = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 
 Filter = str | Sequence[str] | None
 
@@ -127,14 +132,37 @@ def _encode_cursor(sort: str, key: Any, alert_id: int) -> str:
 
 
 def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+    """The key and id of a cursor this store handed out; InvalidCursor for anything else, checked
+    here so that no crafted value reaches a driver (an integer past 64 bits, a naive or
+    out-of-range date: a driver error, a 500, otherwise)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         got_sort, key, alert_id = json.loads(raw)
     except (ValueError, binascii.Error, TypeError) as error:
         raise InvalidCursor(cursor) from error
-    if got_sort != sort or not isinstance(alert_id, int):
+    if got_sort != sort or not _cursor_int(alert_id):
         raise InvalidCursor(cursor)
+    if sort.lstrip("-+") in ("started_at", "updated_at"):
+        return _cursor_time(key, cursor), alert_id
+    if not _cursor_int(key):
+        raise InvalidCursor(cursor)  # id and rank are integers (PostgreSQL would refuse)
     return key, alert_id
+
+
+def _cursor_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= CURSOR_MAX_INT
+
+
+def _cursor_time(value: Any, cursor: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+        # A naive time is not one this store wrote (astimezone would read it as local time).
+        when = parsed.astimezone(dt.UTC) if parsed is not None and parsed.tzinfo is not None else None
+    except (ValueError, OverflowError) as error:
+        raise InvalidCursor(cursor) from error
+    if when is None or not CURSOR_EARLIEST <= when <= CURSOR_LATEST:
+        raise InvalidCursor(cursor)
+    return when
 
 
 def _muted(active: Sequence[SilenceRecord], row: AlertRow, now: dt.datetime) -> bool:
@@ -216,13 +244,6 @@ class AlertStore(SessionSource):
                 query = query.where(col.in_(values))
         if cursor:
             key, last_id = _decode_cursor(cursor, sort)
-            if name in ("started_at", "updated_at"):
-                try:
-                    key = dt.datetime.fromisoformat(key)
-                except (TypeError, ValueError) as error:
-                    raise InvalidCursor(cursor) from error
-            elif not isinstance(key, int) or isinstance(key, bool):
-                raise InvalidCursor(cursor)  # id and rank are integers (PostgreSQL would refuse)
             # One row-value comparison, not `a < k OR (a = k AND id < i)`: both databases seek
             # the index to it instead of filtering every row before the page.
             position = tuple_(column, AlertRow.id)

@@ -49,7 +49,13 @@ def api_config(settings: Settings) -> ApiConfig:
         key_file=settings.mqtt_tls_key_file,
         tls_insecure=settings.mqtt_tls_insecure,
     )
-    return ApiConfig(mqtt=mqtt)
+    return ApiConfig(
+        mqtt=mqtt,
+        sse_max_streams_per_token=settings.api_sse_max_streams_per_token,
+        sse_max_streams=settings.api_sse_max_streams,
+        header_timeout_s=settings.api_header_timeout_s,
+        keep_alive_s=settings.api_keep_alive_s,
+    )
 
 
 def influx_client(settings: Settings) -> InfluxQueryClient:
@@ -118,7 +124,7 @@ def create_demo_token(settings: Settings, now: dt.datetime | None = None) -> str
         create_all(engine)
         tokens = TokenStore(engine)
         when = now or dt.datetime.now(dt.UTC)
-        tokens.revoke(DEMO_TOKEN_NAME, when)
+        tokens.revoke_name(DEMO_TOKEN_NAME, when)
         _, token = tokens.create(DEMO_TOKEN_NAME, Role.OPERATOR, when, expires_days=7)
         return token
     finally:

@@ -11,6 +11,7 @@ import typer
 from collector.registry import Registry, RegistryError
 from louyu.runtime import check_settings, run_parts, serve_metrics
 from louyu.settings import Settings, get_settings
+from louyu.terminal import printable
 from rules.config import check_text, load_rules
 from rules.db import create_all, make_engine
 from rules.engine import RuleEngine
@@ -87,7 +88,7 @@ def rules(ctx: typer.Context) -> None:
         registry = Registry.load(settings.registry_file)
         runner = build(settings, registry)
     except (RulesFileError, RegistryError) as error:
-        typer.echo(str(error), err=True)
+        typer.echo(printable(error), err=True)
         raise typer.Exit(2) from error
     serve_metrics(settings)
     run_parts([("rules", runner)])
@@ -104,7 +105,7 @@ def check(file: Annotated[Path, typer.Argument(help="the rules file (YAML) to va
     model, problems = check_text(text)
     if model is None:
         for problem in problems:
-            typer.echo(f"{file}:{problem.removeprefix('line ').replace(': ', ': ', 1)}", err=True)
+            typer.echo(printable(f"{file}:{problem.removeprefix('line ')}"), err=True)
         typer.echo(f"{file}: {len(problems)} problem(s)", err=True)
         raise typer.Exit(1)
     enabled = sum(1 for r in model.rules if r.enabled)

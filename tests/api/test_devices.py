@@ -165,7 +165,9 @@ def test_readyz_reports_the_broker(start_api: Callable[..., Api], mosquitto: Mos
         wait_for(200)
         mosquitto.stop()
         down = wait_for(503)
-        assert down.json()["checks"]["broker"] == {"ok": False, "detail": "not connected"}
+        assert down.json()["checks"]["broker"] == {"ok": False, "detail": "unavailable"}
+        told = client.get("/readyz", headers={"Authorization": f"Bearer {api.token[Role.VIEWER]}"})
+        assert told.json()["checks"]["broker"] == {"ok": False, "detail": "not connected"}
         mosquitto.start()
         wait_for(200)  # paho reconnects by itself
 

@@ -19,6 +19,7 @@ from rules.db import Base, create_all, make_engine
 from rules.tables import EventRow
 from tests.api.conftest import Api
 from tests.api.sse import read_events, take
+from tests.api.test_hardening import assert_crafted_cursors_refused
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +68,7 @@ def test_the_api_on_postgresql(api: Api) -> None:
         )
         assert silence.status_code == 201
         assert client.delete(f"/api/v1/silences/{silence.json()['id']}").status_code == 200
-    api.tokens.revoke("operator-1", dt.datetime.now(dt.UTC))
+    api.tokens.revoke_name("operator-1", dt.datetime.now(dt.UTC))
     with api.client(Role.OPERATOR) as client:
         assert client.get("/api/v1/alerts").status_code == 401
 
@@ -99,3 +100,7 @@ def test_an_event_committed_late_is_not_skipped(api: Api) -> None:
         got = [next(events), next(events)]
     assert [e.id for e in got] == [slow_id, fast.id]
     assert got[0].data["note"] == "slow writer"
+
+
+def test_crafted_cursors_are_400s_on_postgresql(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    assert_crafted_cursors_refused(api, caplog)

@@ -321,7 +321,7 @@ def test_influx_series_reads_the_mean_per_window() -> None:
     seen: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.content.decode())
+        seen.append(request.url.query.decode())  # reads go by GET: the statement is in the query
         body = {
             "results": [
                 {
