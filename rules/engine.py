@@ -85,6 +85,11 @@ class RuleEngine:
         self.liveness_rules = [r for r in ruleset.rules if r.liveness]
         self.date_rules = [r for r in self.condition_rules if _uses_dates(r)]
         self.rules_by_id = {r.id: r for r in ruleset.rules}
+        self._rule_fields = {
+            r.id: frozenset(r.when.fields() | (r.clear.fields() if r.clear else set()))
+            for r in self.condition_rules
+            if r.when is not None
+        }
         self.latest: dict[Key, dict[str, FieldValue]] = {}
         self.last_seen: dict[Key, float] = {}
         self.availability_offline: set[tuple[str, str]] = set()  # (building, device)
@@ -227,8 +232,7 @@ class RuleEngine:
         view = View(state, info, today)
         result, value = rule.when.evaluate(view)
         if ak in self.active:
-            cleared = (rule.clear.evaluate(view)[0] is True) if rule.clear is not None else result is False
-            if cleared:
+            if self._cleared(rule, view, result, state):
                 self._condition_cleared(rule, ak, now, events)
             return
         if ak in self.held:
@@ -251,6 +255,23 @@ class RuleEngine:
             self._condition_fired(rule, ak, value, now, events)
         elif result is False:
             self._drop_pending(ak)
+
+    def _cleared(self, rule: Rule, view: View, result: bool | None, state: dict[str, FieldValue]) -> bool:
+        """Whether a firing condition has stopped: `clear` true (or, without one, `when` false).
+
+        An unknown answer cannot hold an alert open: it comes from a field the device has not
+        reported, maybe an optional one it never sends (`aed-fault` reads `self_test`), and would
+        keep the alert open for ever. So unknown with `when` not true clears too, unless the device
+        has reported none of the rule's fields since the engine started: after a restart an open
+        alert waits for a reading about it (a heartbeat without `cabinet_open` does not close the
+        cabinet's alert). docs/rules.md, "Fields a device has not reported".
+        """
+        decided = (
+            rule.clear.evaluate(view)[0] if rule.clear is not None else None if result is None else not result
+        )
+        if decided is not None:
+            return decided
+        return result is not True and not state.keys().isdisjoint(self._rule_fields[rule.id])
 
     def _drop_pending(self, ak: AlertKey) -> None:
         if self.pending.pop(ak, None) is not None:

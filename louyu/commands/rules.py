@@ -11,7 +11,7 @@ import typer
 from collector.registry import Registry, RegistryError
 from louyu.runtime import check_settings, run_parts, serve_metrics
 from louyu.settings import Settings, get_settings
-from rules.config import check_text, load_rules
+from rules.config import check_text, check_warnings, load_rules
 from rules.db import create_all, make_engine
 from rules.engine import RuleEngine
 from rules.errors import RulesFileError
@@ -107,5 +107,10 @@ def check(file: Annotated[Path, typer.Argument(help="the rules file (YAML) to va
             typer.echo(f"{file}:{problem.removeprefix('line ').replace(': ', ': ', 1)}", err=True)
         typer.echo(f"{file}: {len(problems)} problem(s)", err=True)
         raise typer.Exit(1)
+    warnings = check_warnings(text, model)
+    for warning in warnings:
+        line, _, message = warning.removeprefix("line ").partition(": ")
+        typer.echo(f"{file}:{line}: warning: {message}", err=True)
     enabled = sum(1 for r in model.rules if r.enabled)
-    typer.echo(f"{file}: OK, {len(model.rules)} rules ({enabled} enabled)")
+    noted = f", {len(warnings)} warning(s)" if warnings else ""
+    typer.echo(f"{file}: OK, {len(model.rules)} rules ({enabled} enabled){noted}")

@@ -90,6 +90,20 @@ def test_cabinet_open_reading_yields_event_and_stored_alert(running: tuple[Rules
     assert body["alert"]["resolution"] == "cleared"  # type: ignore[index]
 
 
+def test_aed_fault_clears_on_ready_without_self_test(running: tuple[RulesRunner, Listener]) -> None:
+    """Most AEDs never send the optional `self_test`: `ready` again must resolve the fault."""
+    runner, listener = running
+    aed = "louyu/darong-b/aed/aed-b-1f-lobby"
+    listener.publish(aed, b'{"state": "fault", "cabinet_open": false}')
+    topic, body = listener.next()
+    assert (topic, body["event"]) == ("louyu/alerts/darong-b/major/aed-fault", "raised")
+    listener.publish(aed, b'{"state": "ready", "cabinet_open": false}')
+    topic, body = listener.next()
+    assert (topic, body["event"]) == ("louyu/alerts/darong-b/major/aed-fault", "resolved")
+    assert body["alert"]["resolution"] == "cleared"  # type: ignore[index]
+    assert runner.engine.store.open_alerts() == []
+
+
 def test_availability_offline_retained_is_seen_at_start(mosquitto: Mosquitto, tmp_path: Path) -> None:
     listener = Listener(mosquitto.port)
     listener.publish("louyu/darong-c/aed/aed-c-1f-lobby/availability", b"offline", retain=True)
