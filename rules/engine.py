@@ -1,5 +1,10 @@
 """The rules engine: each reading evaluated at once against the rules that watch its device.
 
+The public surface: `accept(topic, payload, now, retained)` takes one MQTT message as received
+(parsing, ownership by building, stale readings, building availability) and `resume(now,
+disconnected)` says that the broker is replaying a gap; `rules/runner.py` keeps only the MQTT
+connection and the schedule.
+
 Stages, in order, for every message: keep the device's latest state -> evaluate the rules ->
 (pending `for` timers, hysteresis, flapping) -> mute (silences, gateway inhibition) -> store the
 event -> publish it. Everything happens on the thread that handles the reading, so a critical
@@ -15,14 +20,16 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Collection
+from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
 import structlog
 
-from collector.models import Availability, FieldValue, Reading
+from collector.models import NAME_RE, RESERVED_BUILDINGS, Availability, FieldValue, Reading, Rejection
+from collector.parsing import parse
 from collector.registry import DeviceInfo, Registry
+from rules.backlog import ReadingOrder, resumed_since
 from rules.conditions import RatioCompare, View
 from rules.config import PLACEHOLDERS, Rule, RuleSet
 from rules.escalation import due_escalations
@@ -40,6 +47,25 @@ Key = tuple[str, str, str]  # building, kind, device
 AlertKey = tuple[str, str, str, str]  # rule, building, kind, device
 _RULE_CACHE_MAX: Final = 500_000
 LABEL_FIELDS: Final = ("name", "floor", "zone", "location", "lot", "gateway")
+# What became of a message (`louyu_rules_messages_total{outcome}`).
+Outcome = Literal["accepted", "rejected", "stale", "not_owned"]
+
+
+def scoped_registry(registry: Registry, buildings: Collection[str]) -> Registry:
+    """The registry as an engine owning `buildings` sees it (all of it when `buildings` is empty):
+    its silence sweep then starts from these devices only."""
+    if not buildings:
+        return registry
+    scoped = Registry(
+        registry.area,
+        registry.area_name,
+        registry.timezone,
+        {b: info for b, info in registry.buildings.items() if b in buildings},
+    )
+    for info in registry:
+        if info.building in buildings:
+            scoped.add(info)
+    return scoped
 
 
 class _Defaulting(dict[str, str]):
@@ -65,6 +91,12 @@ def _uses_dates(rule: Rule) -> bool:
 
 
 class RuleEngine:
+    """The rules engine of some buildings (`buildings`, empty: all).
+
+    `store` should read the same buildings (`AlertStore(db, buildings)`): the engine loads,
+    escalates and counts what the store gives it. `publisher` sends each stored event on.
+    """
+
     def __init__(
         self,
         ruleset: RuleSet,
@@ -72,10 +104,12 @@ class RuleEngine:
         store: AlertStore,
         publisher: EventPublisher,
         *,
+        buildings: Collection[str] = (),
         metrics: RulesMetrics | None = None,
     ) -> None:
         self.ruleset = ruleset
-        self.registry = registry
+        self.buildings = frozenset(buildings)
+        self.registry = scoped_registry(registry, self.buildings)
         self.store = store
         self.publisher = publisher
         self.metrics = metrics or default_metrics()
@@ -102,7 +136,9 @@ class RuleEngine:
         self.held: dict[AlertKey, dt.datetime] = {}  # flapping alerts kept open while clear, since
         self.silences: list[SilenceRecord] = []
         self._rule_cache: dict[Key, tuple[list[Rule], list[Rule]]] = {}
-        self._gateway_ids = {(d.building, d.gateway) for d in registry if d.gateway}
+        self._gateway_ids = {(d.building, d.gateway) for d in self.registry if d.gateway}
+        self.order = ReadingOrder()
+        self.outcomes: dict[Outcome, int] = dict.fromkeys(("accepted", "rejected", "stale", "not_owned"), 0)
         self.on_event: Callable[[EventRecord], None] | None = None  # observers (tests, benchmarks)
 
     # -------------------------------------------------------------- start-up
@@ -111,9 +147,10 @@ class RuleEngine:
         """Rebuild state from the store: open alerts, pending timers, silences. Every registered
         device counts as seen at start-up, so silence is measured from now, not from the epoch."""
         with self.lock:
-            self._refresh_open(self.store.open_alerts())
+            self._refresh_open([a for a in self.store.open_alerts() if self.owns(a.building)])
             for pending in self.store.load_pending():
-                self.pending[(pending.rule, pending.building, pending.kind, pending.device)] = pending
+                if self.owns(pending.building):
+                    self.pending[(pending.rule, pending.building, pending.kind, pending.device)] = pending
             self.silences = self.store.list_silences(active_at=now)
             stamp = now.timestamp()
             for info in self.registry:
@@ -132,7 +169,66 @@ class RuleEngine:
                 self.active.add(ak)
         self.open = fresh
 
+    def owns(self, building: str) -> bool:
+        return not self.buildings or building in self.buildings
+
+    def resume(self, now: dt.datetime, disconnected: dt.datetime | None) -> int:
+        """The broker kept the session and replays what was published since `disconnected` (None:
+        unknown, after a restart): move the stored `for` timers on by the gap (`resumed_since`).
+        Returns how many moved."""
+        moved = 0
+        with self.lock:
+            for ak, pending in list(self.pending.items()):
+                since = resumed_since(pending.since, now, disconnected)
+                if since != pending.since:
+                    resumed = Pending(
+                        pending.rule, pending.building, pending.kind, pending.device, since, pending.value
+                    )
+                    self.pending[ak] = resumed
+                    self.store.save_pending(resumed)
+                    moved += 1
+        if moved:
+            log.info("for timers resumed after the gap", timers=moved)
+        return moved
+
     # -------------------------------------------------------------- messages
+
+    def _count(self, outcome: Outcome) -> Outcome:
+        self.outcomes[outcome] += 1
+        self.metrics.messages.labels(outcome).inc()
+        return outcome
+
+    def accept(self, topic: str, payload: bytes, now: dt.datetime, retained: bool = False) -> Outcome:
+        """One MQTT message as received: parsed with the collector's parser, then evaluated
+        unless it belongs to a building another engine owns (`not_owned`), is invalid
+        (`rejected`; the collector keeps rejections for operators) or is older than what the
+        device already reported (`stale`, `ReadingOrder`)."""
+        parts = topic.split("/")
+        if len(parts) > 1 and not self.owns(parts[1]):
+            return self._count("not_owned")
+        if len(parts) == 3 and parts[2] == "availability":
+            word = payload.strip()
+            building = parts[1]
+            if (
+                building in RESERVED_BUILDINGS
+                or not NAME_RE.fullmatch(building)
+                or word not in (b"online", b"offline")
+            ):
+                return self._count("rejected")
+            self._count("accepted")
+            self.handle_building(building, word == b"online", now)
+            return "accepted"
+        now_ms = int(now.timestamp() * 1000)
+        result = parse(topic, payload, now_ms)
+        if isinstance(result, Rejection):
+            return self._count("rejected")
+        if isinstance(result, Reading) and not self.order.accept(
+            (result.building, result.kind, result.device), result.ts_ms, now_ms
+        ):
+            return self._count("stale")
+        self._count("accepted")
+        self.handle(result, now, retained)
+        return "accepted"
 
     def handle(
         self, message: Reading | Availability, now: dt.datetime, retained: bool = False

@@ -15,8 +15,7 @@ from rules.config import check_text, check_warnings, load_rules
 from rules.db import create_all, make_engine
 from rules.engine import RuleEngine
 from rules.errors import RulesFileError
-from rules.publisher import NullPublisher
-from rules.runner import MqttSettings, RulesRunner, ScopedAlertStore, scoped_registry
+from rules.runner import MqttSettings, RulesRunner
 from rules.store import AlertStore
 
 log = structlog.get_logger("louyu.rules")
@@ -54,7 +53,7 @@ def build(settings: Settings, registry: Registry) -> RulesRunner:
     buildings = settings.rules_buildings
     # An engine owning some buildings (LOUYU_RULES_BUILDINGS) sees only their devices and their
     # alerts; the store it writes to is the one every engine shares.
-    store = ScopedAlertStore(db, buildings) if buildings else AlertStore(db)
+    store = AlertStore(db, buildings)
     if settings.mqtt_rules_client_id == settings.mqtt_client_id:
         # `louyu up` (and any collector on the same broker) would take the session over in turns.
         log.error(
@@ -69,8 +68,10 @@ def build(settings: Settings, registry: Registry) -> RulesRunner:
         )
     # The runner gives the engine a publisher on its own MQTT client: one connection, and events
     # leave from the thread that handled the reading.
-    engine = RuleEngine(ruleset, scoped_registry(registry, buildings), store, NullPublisher())
-    return RulesRunner(engine, mqtt_settings(settings), buildings=buildings)
+    return RulesRunner(
+        lambda publisher: RuleEngine(ruleset, registry, store, publisher, buildings=buildings),
+        mqtt_settings(settings),
+    )
 
 
 @app.callback()

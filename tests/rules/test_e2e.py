@@ -75,7 +75,7 @@ def test_cabinet_open_reading_yields_event_and_stored_alert(running: tuple[Rules
     )
     stored = runner.engine.store.get(int(str(alert["id"])))
     assert stored is not None and stored.state == "firing"
-    assert runner.rejected == 1
+    assert runner.engine.outcomes["rejected"] == 1
 
     # A manual acknowledgement through the service reaches MQTT too.
     service = AlertService(runner.engine.store, MqttEventPublisher(listener.client))
@@ -134,7 +134,6 @@ def test_scheduled_sweep_raises_silence_alerts(mosquitto: Mosquitto, tmp_path: P
     from rules.db import create_all, make_engine
     from rules.engine import RuleEngine
     from rules.metrics import RulesMetrics
-    from rules.publisher import NullPublisher
     from rules.store import AlertStore
     from tests.rules.conftest import ruleset_from
 
@@ -144,11 +143,14 @@ def test_scheduled_sweep_raises_silence_alerts(mosquitto: Mosquitto, tmp_path: P
     )
     db = make_engine(f"sqlite:///{tmp_path}/louyu.db")
     create_all(db)
-    engine = RuleEngine(
-        ruleset, Registry.load(), AlertStore(db), NullPublisher(), metrics=RulesMetrics(CollectorRegistry())
-    )
     settings = Settings(mqtt_url=mosquitto.url)
-    runner = RulesRunner(engine, mqtt_settings(settings), intervals=(0.2, 0.2, 0.2))
+    runner = RulesRunner(
+        lambda publisher: RuleEngine(
+            ruleset, Registry.load(), AlertStore(db), publisher, metrics=RulesMetrics(CollectorRegistry())
+        ),
+        mqtt_settings(settings),
+        intervals=(0.2, 0.2, 0.2),
+    )
     listener = Listener(mosquitto.port)
     runner.start()
     try:
