@@ -30,16 +30,18 @@ from collector.models import NAME_RE, RESERVED_BUILDINGS, Availability, FieldVal
 from collector.parsing import parse
 from collector.registry import DeviceInfo, Registry
 from rules.backlog import ReadingOrder, resumed_since
+from rules.builtin import BUILDING, BUILDING_OFFLINE, BUILTIN, LIVENESS_SUMMARY, UNKNOWN_DEVICES
 from rules.conditions import RatioCompare, View
 from rules.config import PLACEHOLDERS, Rule, RuleSet
 from rules.escalation import due_escalations
 from rules.flapping import FlapCounter
-from rules.liveness import find_silent, gateway_down
+from rules.liveness import find_silent, inhibitor
 from rules.metrics import RulesMetrics, default_metrics
 from rules.publisher import EventPublisher
 from rules.records import AlertRecord, EventRecord, JsonValue, SilenceRecord
 from rules.silences import muting
 from rules.store import AlertStore, NewAlert, Pending
+from rules.unknown import UnknownDevices
 
 log = structlog.get_logger("louyu.rules.engine")
 
@@ -48,7 +50,22 @@ AlertKey = tuple[str, str, str, str]  # rule, building, kind, device
 _RULE_CACHE_MAX: Final = 500_000
 LABEL_FIELDS: Final = ("name", "floor", "zone", "location", "lot", "gateway")
 # What became of a message (`louyu_rules_messages_total{outcome}`).
-Outcome = Literal["accepted", "rejected", "stale", "not_owned"]
+Outcome = Literal["accepted", "rejected", "stale", "not_owned", "unregistered", "over_limit", "retained"]
+OUTCOMES: Final[tuple[Outcome, ...]] = (
+    "accepted",
+    "rejected",
+    "stale",
+    "not_owned",
+    "unregistered",
+    "over_limit",
+    "retained",
+)
+# Liveness alerts of these severities (the AEDs') are never held back by a gateway or a building
+# that says offline: a gateway's word could otherwise hide them. They are raised, labelled
+# `inhibited_by`, and never folded into a sweep's summary.
+NEVER_HELD_BACK: Final = frozenset({"critical", "major"})
+# Unknown devices silent this long: their building's `unknown-devices` alert clears.
+UNKNOWN_QUIET: Final = dt.timedelta(minutes=30)
 
 
 def scoped_registry(registry: Registry, buildings: Collection[str]) -> Registry:
@@ -105,9 +122,22 @@ class RuleEngine:
         publisher: EventPublisher,
         *,
         buildings: Collection[str] = (),
+        accept_unregistered: bool = False,
+        max_unregistered: int = 10_000,
+        liveness_summary_over: int = 20,
+        retained_max_age: dt.timedelta = dt.timedelta(minutes=15),
         metrics: RulesMetrics | None = None,
     ) -> None:
+        """`accept_unregistered` evaluates devices that are not in the registry (sites without a
+        registry; at most `max_unregistered` of them are tracked). `liveness_summary_over`: a
+        sweep that would raise more liveness alerts than this in one building raises one
+        `devices-silent` alert instead (0: never). `retained_max_age`: a retained reading with a
+        `ts` older than this is not applied."""
         self.ruleset = ruleset
+        self.accept_unregistered = accept_unregistered
+        self.max_unregistered = max_unregistered
+        self.liveness_summary_over = liveness_summary_over
+        self.retained_max_age_ms = int(retained_max_age.total_seconds() * 1000)
         self.buildings = frozenset(buildings)
         self.registry = scoped_registry(registry, self.buildings)
         self.store = store
@@ -138,7 +168,10 @@ class RuleEngine:
         self._rule_cache: dict[Key, tuple[list[Rule], list[Rule]]] = {}
         self._gateway_ids = {(d.building, d.gateway) for d in self.registry if d.gateway}
         self.order = ReadingOrder()
-        self.outcomes: dict[Outcome, int] = dict.fromkeys(("accepted", "rejected", "stale", "not_owned"), 0)
+        self.outcomes: dict[Outcome, int] = dict.fromkeys(OUTCOMES, 0)
+        # Per building (or the area, for unknown buildings): bounded by the registry's buildings.
+        self.unknown: dict[str, UnknownDevices] = {}
+        self.unregistered: set[Key] = set()  # tracked with accept_unregistered, at most max_unregistered
         self.on_event: Callable[[EventRecord], None] | None = None  # observers (tests, benchmarks)
 
     # -------------------------------------------------------------- start-up
@@ -172,6 +205,10 @@ class RuleEngine:
     def owns(self, building: str) -> bool:
         return not self.buildings or building in self.buildings
 
+    def rule(self, rule_id: str) -> Rule | None:
+        """A rule of the file, or one of the engine's own (`rules/builtin.py`)."""
+        return self.rules_by_id.get(rule_id) or BUILTIN.get(rule_id)
+
     def resume(self, now: dt.datetime, disconnected: dt.datetime | None) -> int:
         """The broker kept the session and replays what was published since `disconnected` (None:
         unknown, after a restart): move the stored `for` timers on by the gap (`resumed_since`).
@@ -199,10 +236,10 @@ class RuleEngine:
         return outcome
 
     def accept(self, topic: str, payload: bytes, now: dt.datetime, retained: bool = False) -> Outcome:
-        """One MQTT message as received: parsed with the collector's parser, then evaluated
-        unless it belongs to a building another engine owns (`not_owned`), is invalid
-        (`rejected`; the collector keeps rejections for operators) or is older than what the
-        device already reported (`stale`, `ReadingOrder`)."""
+        """One MQTT message as received, parsed with the collector's parser, and what became of
+        it: evaluated (`accepted`), or not because it belongs to a building another engine owns
+        (`not_owned`), is invalid (`rejected`; the collector keeps rejections for operators), or
+        for a reason `handle` gives."""
         parts = topic.split("/")
         if len(parts) > 1 and not self.owns(parts[1]):
             return self._count("not_owned")
@@ -215,47 +252,111 @@ class RuleEngine:
                 or word not in (b"online", b"offline")
             ):
                 return self._count("rejected")
-            self._count("accepted")
-            self.handle_building(building, word == b"online", now)
-            return "accepted"
-        now_ms = int(now.timestamp() * 1000)
-        result = parse(topic, payload, now_ms)
+            return self._building(building, word == b"online", now)[0]
+        result = parse(topic, payload, int(now.timestamp() * 1000))
         if isinstance(result, Rejection):
             return self._count("rejected")
-        if isinstance(result, Reading) and not self.order.accept(
-            (result.building, result.kind, result.device), result.ts_ms, now_ms
-        ):
-            return self._count("stale")
-        self._count("accepted")
-        self.handle(result, now, retained)
-        return "accepted"
+        return self._take(result, now, retained)[0]
 
     def handle(
         self, message: Reading | Availability, now: dt.datetime, retained: bool = False
     ) -> list[EventRecord]:
-        """Evaluate one valid message at once; returns the events it caused (already published)."""
+        """Evaluate one valid message at once; returns the events it caused (already published).
+
+        Not evaluated: a device of a building another engine owns (`not_owned`); a device not in
+        the registry (`unregistered`: counted towards its building's `unknown-devices` alert),
+        unless `accept_unregistered`, and then only up to `max_unregistered` devices
+        (`over_limit`); a reading older than what the device already reported (`stale`,
+        `ReadingOrder`); a retained reading without `ts` or older than `retained_max_age`
+        (`retained`: when it was true is unknown)."""
+        return self._take(message, now, retained)[1]
+
+    def handle_building(
+        self, building: str, online: bool, now: dt.datetime, retained: bool = False
+    ) -> list[EventRecord]:
+        """`louyu/{building}/availability`: a building gateway's own online/offline word. Offline
+        raises `building-offline` (major) and holds back the building's minor liveness alerts;
+        online clears it."""
+        return self._building(building, online, now)[1]
+
+    def _take(
+        self, message: Reading | Availability, now: dt.datetime, retained: bool
+    ) -> tuple[Outcome, list[EventRecord]]:
         started = time.perf_counter()
         events: list[EventRecord] = []
         with self.lock:
-            if isinstance(message, Reading):
-                self._reading(message, now, events)
-            else:
-                self._availability(message, now, retained, events)
+            outcome = self._admit(message, now, retained, events)
+            if outcome == "accepted":
+                if isinstance(message, Reading):
+                    self._reading(message, now, retained, events)
+                else:
+                    self._availability(message, now, retained, events)
+        self._count(outcome)
         self.metrics.evaluation_seconds.observe(time.perf_counter() - started)
-        return events
+        return outcome, events
 
-    def handle_building(self, building: str, online: bool, now: dt.datetime) -> None:
-        """`louyu/{building}/availability`: a building gateway's own online/offline word."""
+    def _admit(
+        self, message: Reading | Availability, now: dt.datetime, retained: bool, events: list[EventRecord]
+    ) -> Outcome:
+        key = (message.building, message.kind, message.device)
+        if not self.owns(key[0]):
+            return "not_owned"
+        if self.registry.get(*key) is None:
+            if not self.accept_unregistered:
+                self._unknown_device(key, now, events)
+                return "unregistered"
+            if key not in self.unregistered:
+                if len(self.unregistered) >= self.max_unregistered:
+                    return "over_limit"
+                self.unregistered.add(key)
+        if isinstance(message, Reading):
+            now_ms = int(now.timestamp() * 1000)
+            # A reading without `ts` is stamped on arrival: for a retained one that time is
+            # the subscription's, not the reading's, which may be days old.
+            if retained and (message.ts_ms == now_ms or now_ms - message.ts_ms > self.retained_max_age_ms):
+                return "retained"
+            if not self.order.accept(key, message.ts_ms, now_ms):
+                return "stale"
+        return "accepted"
+
+    def _unknown_device(self, key: Key, now: dt.datetime, events: list[EventRecord]) -> None:
+        """A message from a device not in the registry: counted in its building (or, for a building
+        that is not in the registry either, in the area), which gets one `unknown-devices` alert."""
+        building = key[0] if key[0] in self.registry.buildings else self.registry.area
+        bucket = self.unknown.get(building)
+        if bucket is None:
+            bucket = self.unknown[building] = UnknownDevices()
+        bucket.see(key, now.timestamp())
+        ak = (UNKNOWN_DEVICES.id, building, BUILDING, building)
+        if ak not in self.open:
+            bucket.reported = bucket.count
+            self._raise(UNKNOWN_DEVICES, ak, bucket.count, now, events)
+
+    def _building(self, building: str, online: bool, now: dt.datetime) -> tuple[Outcome, list[EventRecord]]:
+        events: list[EventRecord] = []
         with self.lock:
-            self.building_online[building] = online
+            if building not in self.registry.buildings and not self.accept_unregistered:
+                self._unknown_device((building, BUILDING, building), now, events)
+                outcome: Outcome = "unregistered"
+            else:
+                outcome = "accepted"
+                self.building_online[building] = online
+                ak = (BUILDING_OFFLINE.id, building, BUILDING, building)
+                if not online:
+                    self._raise(BUILDING_OFFLINE, ak, "offline", now, events)
+                elif ak in self.open:
+                    self._clear(ak, now, "online again", events)
+        self._count(outcome)
+        return outcome, events
 
-    def _reading(self, reading: Reading, now: dt.datetime, events: list[EventRecord]) -> None:
+    def _reading(self, reading: Reading, now: dt.datetime, retained: bool, events: list[EventRecord]) -> None:
         key = (reading.building, reading.kind, reading.device)
         state = self.latest.get(key)
         if state is None:
             state = self.latest[key] = {}
         state.update(reading.fields)
-        self.last_seen[key] = now.timestamp()
+        if not retained:  # a retained reading is no sign of life now
+            self.last_seen[key] = now.timestamp()
         self.availability_offline.discard((reading.building, reading.device))
         conditions, liveness = self._rules(key)
         for rule in liveness:
@@ -429,13 +530,21 @@ class RuleEngine:
         return template.format_map({k: fields[k] for k in PLACEHOLDERS})
 
     def _raise(
-        self, rule: Rule, ak: AlertKey, value: JsonValue, now: dt.datetime, events: list[EventRecord]
+        self,
+        rule: Rule,
+        ak: AlertKey,
+        value: JsonValue,
+        now: dt.datetime,
+        events: list[EventRecord],
+        extra_labels: dict[str, str] | None = None,
     ) -> None:
         if ak in self.open:
             return
         _, building, kind, device = ak
         info = self.registry.get(building, kind, device)
         labels = {n: str(getattr(info, n)) for n in LABEL_FIELDS if info is not None and getattr(info, n)}
+        if extra_labels:
+            labels.update(extra_labels)
         silenced = (
             muting(
                 self.silences,
@@ -500,17 +609,25 @@ class RuleEngine:
         if self.on_event is not None:
             self.on_event(event)
 
+    def _inhibitor(self, key: Key) -> str | None:
+        info = self.registry.get(*key)
+        return inhibitor(key[0], info.gateway if info else None, self.building_online, self._down)
+
     def _raise_liveness(
         self, rule: Rule, key: Key, why: str, now: dt.datetime, events: list[EventRecord]
     ) -> None:
+        """Raise a liveness alert unless a gateway or the building being offline explains it:
+        then it is held back (counted), except for the severities in NEVER_HELD_BACK, which are
+        raised with the label `inhibited_by` so that the dashboard shows them under the outage."""
         ak = (rule.id, *key)
         if ak in self.open:
             return
-        info = self.registry.get(*key)
-        if gateway_down(key[0], info.gateway if info else None, self.building_online, self._down):
+        why_inhibited = self._inhibitor(key)
+        if why_inhibited is not None and rule.severity not in NEVER_HELD_BACK:
             self.metrics.inhibited.labels(rule.id).inc()
             return
-        self._raise(rule, ak, why, now, events)
+        extra = {"inhibited_by": why_inhibited} if why_inhibited is not None else None
+        self._raise(rule, ak, why, now, events, extra)
 
     @property
     def _down(self) -> _Down:
@@ -584,13 +701,39 @@ class RuleEngine:
             if escalated is not None:
                 with self.lock:
                     self._emit(escalated, events)
+        with self.lock:
+            for building, bucket in self.unknown.items():
+                alert = self.open.get((UNKNOWN_DEVICES.id, building, BUILDING, building))
+                if alert is not None and bucket.count != bucket.reported:
+                    # The count grows without an event: a new unknown device is not news.
+                    self.store.update_value(alert.id, bucket.count)
+                    bucket.reported = bucket.count
         self.metrics.set_counts(self.store.counts())
+        self._measure_tables()
         return events
+
+    def _measure_tables(self) -> None:
+        """Every per-device table, with its size: each is bounded by the registry (devices not in
+        it are not tracked) or by `max_unregistered`, and these gauges show it."""
+        sizes = {
+            "latest": len(self.latest),
+            "last_seen": len(self.last_seen),
+            "reading_order": len(self.order.newest),
+            "unregistered": len(self.unregistered),
+            "unknown_devices": sum(b.count for b in self.unknown.values()),
+            "open_alerts": len(self.open),
+            "pending": len(self.pending),
+            "flapping_counters": len(self.flaps),
+            "rule_cache": len(self._rule_cache),
+            "availability_offline": len(self.availability_offline),
+        }
+        for table, size in sizes.items():
+            self.metrics.tables.labels(table).set(size)
 
     def _escalate_after(self, alert: AlertRecord) -> dt.timedelta | None:
         if alert.severity not in ("critical", "major"):
             return None
-        rule = self.rules_by_id.get(alert.rule)
+        rule = self.rule(alert.rule)
         if rule is not None:
             return self.ruleset.escalate_after(rule)
         for severity, after in self.ruleset.file.defaults.escalate_after.items():
@@ -600,11 +743,17 @@ class RuleEngine:
 
     def sweep(self, now: dt.datetime) -> list[EventRecord]:
         """Liveness: raise for devices silent past their rule's `silent_for`. Gateways first, so
-        that the devices behind a silent gateway are recognised as inhibited in the same sweep."""
+        that the devices behind a silent gateway are recognised as inhibited in the same sweep.
+
+        Alerts that may be held back (severities outside NEVER_HELD_BACK) are gathered per
+        building first: more than `liveness_summary_over` in one building become one
+        `devices-silent` alert (a power cut in a garage is one row, not 500); that alert clears
+        at the first sweep that finds no more than that, which raises the remaining ones."""
         events: list[EventRecord] = []
         stamp = now.timestamp()
         snapshot = dict(self.last_seen)  # copied in one step under the GIL: no lock held while scanning
         ages = sorted({r.silent_for for r in self.liveness_rules if r.silent_for is not None})
+        gathered: dict[str, list[tuple[Rule, Key]]] = {}
         for age in ages:
             silent = find_silent(snapshot, stamp, age.total_seconds())
             silent.sort(key=lambda k: (k[0], k[2]) not in self._gateway_ids)
@@ -614,6 +763,47 @@ class RuleEngine:
                     if rule.silent_for != age or (rule.id, *key) in self.open:
                         continue
                     with self.lock:
-                        if self.last_seen.get(key, 0.0) < stamp - age.total_seconds():
+                        if self.last_seen.get(key, 0.0) >= stamp - age.total_seconds():
+                            continue
+                        if rule.severity in NEVER_HELD_BACK or not self.liveness_summary_over:
                             self._raise_liveness(rule, key, "silent", now, events)
+                        elif self._inhibitor(key) is not None:
+                            self.metrics.inhibited.labels(rule.id).inc()
+                        else:
+                            gathered.setdefault(key[0], []).append((rule, key))
+        with self.lock:
+            self._summarise(gathered, now, events)
+            self._unknown_quiet(now, events)
         return events
+
+    def _summarise(
+        self, gathered: dict[str, list[tuple[Rule, Key]]], now: dt.datetime, events: list[EventRecord]
+    ) -> None:
+        open_summaries = {ak[1] for ak in self.open if ak[0] == LIVENESS_SUMMARY.id}
+        for building in open_summaries | gathered.keys():
+            found = gathered.get(building, [])
+            ak = (LIVENESS_SUMMARY.id, building, BUILDING, building)
+            if len(found) > self.liveness_summary_over:
+                alert = self.open.get(ak)
+                if alert is None:
+                    self._raise(LIVENESS_SUMMARY, ak, len(found), now, events)
+                elif alert.value != len(found):
+                    self.store.update_value(alert.id, len(found))
+                continue
+            if ak in self.open:
+                self._clear(ak, now, f"{len(found)} silent devices now: raised one by one", events)
+            for rule, key in found:
+                self._raise_liveness(rule, key, "silent", now, events)
+
+    def _unknown_quiet(self, now: dt.datetime, events: list[EventRecord]) -> None:
+        """Clear a building's `unknown-devices` alert once none has reported for UNKNOWN_QUIET."""
+        cutoff = (now - UNKNOWN_QUIET).timestamp()
+        for building, bucket in list(self.unknown.items()):
+            if bucket.last_at < cutoff:
+                del self.unknown[building]
+                self._clear(
+                    (UNKNOWN_DEVICES.id, building, BUILDING, building),
+                    now,
+                    f"no device outside the registry for {UNKNOWN_QUIET}",
+                    events,
+                )

@@ -69,7 +69,15 @@ def build(settings: Settings, registry: Registry) -> RulesRunner:
     # The runner gives the engine a publisher on its own MQTT client: one connection, and events
     # leave from the thread that handled the reading.
     return RulesRunner(
-        lambda publisher: RuleEngine(ruleset, registry, store, publisher, buildings=buildings),
+        lambda publisher: RuleEngine(
+            ruleset,
+            registry,
+            store,
+            publisher,
+            buildings=buildings,
+            accept_unregistered=settings.rules_accept_unregistered,
+            liveness_summary_over=settings.rules_liveness_summary_over,
+        ),
         mqtt_settings(settings),
     )
 
