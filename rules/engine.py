@@ -765,7 +765,11 @@ class RuleEngine:
                     with self.lock:
                         if self.last_seen.get(key, 0.0) >= stamp - age.total_seconds():
                             continue
-                        if rule.severity in NEVER_HELD_BACK or not self.liveness_summary_over:
+                        if (
+                            rule.severity in NEVER_HELD_BACK
+                            or not self.liveness_summary_over
+                            or (key[0], key[2]) in self._gateway_ids  # raised: it explains the others
+                        ):
                             self._raise_liveness(rule, key, "silent", now, events)
                         elif self._inhibitor(key) is not None:
                             self.metrics.inhibited.labels(rule.id).inc()
