@@ -271,9 +271,7 @@ class RuleEngine:
         (`retained`: when it was true is unknown)."""
         return self._take(message, now, retained)[1]
 
-    def handle_building(
-        self, building: str, online: bool, now: dt.datetime, retained: bool = False
-    ) -> list[EventRecord]:
+    def handle_building(self, building: str, online: bool, now: dt.datetime) -> list[EventRecord]:
         """`louyu/{building}/availability`: a building gateway's own online/offline word. Offline
         raises `building-offline` (major) and holds back the building's minor liveness alerts;
         online clears it."""
