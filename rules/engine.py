@@ -21,7 +21,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Collection
-from typing import Final, Literal
+from typing import Final
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -29,19 +29,19 @@ import structlog
 from collector.models import NAME_RE, RESERVED_BUILDINGS, Availability, FieldValue, Reading, Rejection
 from collector.parsing import parse
 from collector.registry import DeviceInfo, Registry
-from rules.backlog import ReadingOrder, resumed_since
+from rules.backlog import resumed_since
 from rules.builtin import BUILDING, BUILDING_OFFLINE, BUILTIN, LIVENESS_SUMMARY, UNKNOWN_DEVICES
 from rules.conditions import RatioCompare, View
 from rules.config import PLACEHOLDERS, Rule, RuleSet
 from rules.escalation import due_escalations
 from rules.flapping import FlapCounter
+from rules.intake import Intake, Outcome
 from rules.liveness import find_silent, inhibitor
 from rules.metrics import RulesMetrics, default_metrics
 from rules.publisher import EventPublisher
 from rules.records import AlertRecord, EventRecord, JsonValue, SilenceRecord
 from rules.silences import muting
 from rules.store import AlertStore, NewAlert, Pending
-from rules.unknown import UnknownDevices
 
 log = structlog.get_logger("louyu.rules.engine")
 
@@ -49,17 +49,6 @@ Key = tuple[str, str, str]  # building, kind, device
 AlertKey = tuple[str, str, str, str]  # rule, building, kind, device
 _RULE_CACHE_MAX: Final = 500_000
 LABEL_FIELDS: Final = ("name", "floor", "zone", "location", "lot", "gateway")
-# What became of a message (`louyu_rules_messages_total{outcome}`).
-Outcome = Literal["accepted", "rejected", "stale", "not_owned", "unregistered", "over_limit", "retained"]
-OUTCOMES: Final[tuple[Outcome, ...]] = (
-    "accepted",
-    "rejected",
-    "stale",
-    "not_owned",
-    "unregistered",
-    "over_limit",
-    "retained",
-)
 # Liveness alerts of these severities (the AEDs') are never held back by a gateway or a building
 # that says offline: a gateway's word could otherwise hide them. They are raised, labelled
 # `inhibited_by`, and never folded into a sweep's summary.
@@ -134,10 +123,7 @@ class RuleEngine:
         `devices-silent` alert instead (0: never). `retained_max_age`: a retained reading with a
         `ts` older than this is not applied."""
         self.ruleset = ruleset
-        self.accept_unregistered = accept_unregistered
-        self.max_unregistered = max_unregistered
         self.liveness_summary_over = liveness_summary_over
-        self.retained_max_age_ms = int(retained_max_age.total_seconds() * 1000)
         self.buildings = frozenset(buildings)
         self.registry = scoped_registry(registry, self.buildings)
         self.store = store
@@ -167,11 +153,13 @@ class RuleEngine:
         self.silences: list[SilenceRecord] = []
         self._rule_cache: dict[Key, tuple[list[Rule], list[Rule]]] = {}
         self._gateway_ids = {(d.building, d.gateway) for d in self.registry if d.gateway}
-        self.order = ReadingOrder()
-        self.outcomes: dict[Outcome, int] = dict.fromkeys(OUTCOMES, 0)
-        # Per building (or the area, for unknown buildings): bounded by the registry's buildings.
-        self.unknown: dict[str, UnknownDevices] = {}
-        self.unregistered: set[Key] = set()  # tracked with accept_unregistered, at most max_unregistered
+        self.intake = Intake(
+            self.registry,
+            self.buildings,
+            accept_unregistered=accept_unregistered,
+            max_unregistered=max_unregistered,
+            retained_max_age=retained_max_age,
+        )
         self.on_event: Callable[[EventRecord], None] | None = None  # observers (tests, benchmarks)
 
     # -------------------------------------------------------------- start-up
@@ -203,7 +191,7 @@ class RuleEngine:
         self.open = fresh
 
     def owns(self, building: str) -> bool:
-        return not self.buildings or building in self.buildings
+        return self.intake.owns(building)
 
     def rule(self, rule_id: str) -> Rule | None:
         """A rule of the file, or one of the engine's own (`rules/builtin.py`)."""
@@ -231,7 +219,7 @@ class RuleEngine:
     # -------------------------------------------------------------- messages
 
     def _count(self, outcome: Outcome) -> Outcome:
-        self.outcomes[outcome] += 1
+        self.intake.outcomes[outcome] += 1
         self.metrics.messages.labels(outcome).inc()
         return outcome
 
@@ -296,45 +284,24 @@ class RuleEngine:
     def _admit(
         self, message: Reading | Availability, now: dt.datetime, retained: bool, events: list[EventRecord]
     ) -> Outcome:
-        key = (message.building, message.kind, message.device)
-        if not self.owns(key[0]):
-            return "not_owned"
-        if self.registry.get(*key) is None:
-            if not self.accept_unregistered:
-                self._unknown_device(key, now, events)
-                return "unregistered"
-            if key not in self.unregistered:
-                if len(self.unregistered) >= self.max_unregistered:
-                    return "over_limit"
-                self.unregistered.add(key)
-        if isinstance(message, Reading):
-            now_ms = int(now.timestamp() * 1000)
-            # A reading without `ts` is stamped on arrival: for a retained one that time is
-            # the subscription's, not the reading's, which may be days old.
-            if retained and (message.ts_ms == now_ms or now_ms - message.ts_ms > self.retained_max_age_ms):
-                return "retained"
-            if not self.order.accept(key, message.ts_ms, now_ms):
-                return "stale"
-        return "accepted"
+        outcome = self.intake.admit(message, now, retained)
+        if outcome == "unregistered":
+            self._unknown_alert(self.intake.unknown_building(message.building), now, events)
+        return outcome
 
-    def _unknown_device(self, key: Key, now: dt.datetime, events: list[EventRecord]) -> None:
-        """A message from a device not in the registry: counted in its building (or, for a building
-        that is not in the registry either, in the area), which gets one `unknown-devices` alert."""
-        building = key[0] if key[0] in self.registry.buildings else self.registry.area
-        bucket = self.unknown.get(building)
-        if bucket is None:
-            bucket = self.unknown[building] = UnknownDevices()
-        bucket.see(key, now.timestamp())
+    def _unknown_alert(self, building: str, now: dt.datetime, events: list[EventRecord]) -> None:
+        """Devices outside the registry report in `building`: its one `unknown-devices` alert."""
         ak = (UNKNOWN_DEVICES.id, building, BUILDING, building)
         if ak not in self.open:
+            bucket = self.intake.unknown[building]
             bucket.reported = bucket.count
             self._raise(UNKNOWN_DEVICES, ak, bucket.count, now, events)
 
     def _building(self, building: str, online: bool, now: dt.datetime) -> tuple[Outcome, list[EventRecord]]:
         events: list[EventRecord] = []
         with self.lock:
-            if building not in self.registry.buildings and not self.accept_unregistered:
-                self._unknown_device((building, BUILDING, building), now, events)
+            if not self.intake.admits_building(building, now):
+                self._unknown_alert(self.intake.unknown_building(building), now, events)
                 outcome: Outcome = "unregistered"
             else:
                 outcome = "accepted"
@@ -700,7 +667,7 @@ class RuleEngine:
                 with self.lock:
                     self._emit(escalated, events)
         with self.lock:
-            for building, bucket in self.unknown.items():
+            for building, bucket in self.intake.unknown.items():
                 alert = self.open.get((UNKNOWN_DEVICES.id, building, BUILDING, building))
                 if alert is not None and bucket.count != bucket.reported:
                     # The count grows without an event: a new unknown device is not news.
@@ -716,9 +683,9 @@ class RuleEngine:
         sizes = {
             "latest": len(self.latest),
             "last_seen": len(self.last_seen),
-            "reading_order": len(self.order.newest),
-            "unregistered": len(self.unregistered),
-            "unknown_devices": sum(b.count for b in self.unknown.values()),
+            "reading_order": len(self.intake.order.newest),
+            "unregistered": len(self.intake.unregistered),
+            "unknown_devices": sum(b.count for b in self.intake.unknown.values()),
             "open_alerts": len(self.open),
             "pending": len(self.pending),
             "flapping_counters": len(self.flaps),
@@ -800,9 +767,9 @@ class RuleEngine:
     def _unknown_quiet(self, now: dt.datetime, events: list[EventRecord]) -> None:
         """Clear a building's `unknown-devices` alert once none has reported for UNKNOWN_QUIET."""
         cutoff = (now - UNKNOWN_QUIET).timestamp()
-        for building, bucket in list(self.unknown.items()):
+        for building, bucket in list(self.intake.unknown.items()):
             if bucket.last_at < cutoff:
-                del self.unknown[building]
+                del self.intake.unknown[building]
                 self._clear(
                     (UNKNOWN_DEVICES.id, building, BUILDING, building),
                     now,

@@ -75,7 +75,7 @@ def test_cabinet_open_reading_yields_event_and_stored_alert(running: tuple[Rules
     )
     stored = runner.engine.store.get(int(str(alert["id"])))
     assert stored is not None and stored.state == "firing"
-    assert runner.engine.outcomes["rejected"] == 1
+    assert runner.engine.intake.outcomes["rejected"] == 1
 
     # A manual acknowledgement through the service reaches MQTT too.
     service = AlertService(runner.engine.store, MqttEventPublisher(listener.client))

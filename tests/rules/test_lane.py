@@ -73,11 +73,11 @@ def test_unknown_devices_are_not_evaluated_and_raise_one_alert_per_building(
         ("unknown-devices", "darong-b", "darong-b"),
         ("unknown-devices", "test", "test"),
     ]
-    assert engine.outcomes["unregistered"] == 651
+    assert engine.intake.outcomes["unregistered"] == 651
     # Nothing of theirs is kept beyond the bounded count: no state, no liveness, no order.
     assert not any(k[2].startswith("fake-") or k[2] == "aed-invented" for k in engine.latest)
     assert len(engine.last_seen) == len(registry)
-    assert engine.order.newest == {}
+    assert engine.intake.order.newest == {}
     engine.maintain(T0 + MIN)
     values = {a.building: a.value for a in engine.store.open_alerts()}
     assert values == {"darong-a": 301, "darong-b": 300, "test": 50}
@@ -101,7 +101,7 @@ def test_unknown_device_count_is_bounded(
     engine = engine_with(registry, sqlite_db)
     for i in range(100):
         engine.handle(reading("darong-a", "parking_space", f"fake-{i}", occupied=True), T0)
-    bucket = engine.unknown["darong-a"]
+    bucket = engine.intake.unknown["darong-a"]
     assert (bucket.count, bucket.overflow) == (20, True)
 
 
@@ -111,13 +111,13 @@ def test_open_registry_evaluates_unknown_devices_up_to_a_bound(registry: Registr
     assert event.alert.rule == "aed-cabinet-open"
     for i in range(10):
         engine.handle(reading("darong-a", "parking_space", f"fake-{i}", occupied=True), T0)
-    assert engine.unregistered == {
+    assert engine.intake.unregistered == {
         ("darong-a", "aed", "aed-x"),
         ("darong-a", "parking_space", "fake-0"),
         ("darong-a", "parking_space", "fake-1"),
     }
-    assert engine.outcomes["over_limit"] == 8
-    assert engine.unknown == {}  # the site chose this: no unknown-devices alert
+    assert engine.intake.outcomes["over_limit"] == 8
+    assert engine.intake.unknown == {}  # the site chose this: no unknown-devices alert
 
 
 # ----------------------------------------------------------- building outages
@@ -194,7 +194,7 @@ def test_retained_readings_without_a_fresh_ts_are_not_applied(make_harness: Make
     assert h.engine.handle(untimed, now, retained=True) == []
     old = Reading("darong-a", "aed", "aed-a-1f-lobby", now_ms - 16 * 60_000, {"state": "in_use"})
     assert h.engine.handle(old, now, retained=True) == []
-    assert h.engine.outcomes["retained"] == 2
+    assert h.engine.intake.outcomes["retained"] == 2
     assert ("darong-a", "aed", "aed-a-1f-lobby") not in h.engine.latest
     fresh = Reading("darong-a", "aed", "aed-a-1f-lobby", now_ms - 60_000, {"state": "in_use"})
     (event,) = h.engine.handle(fresh, now, retained=True)
@@ -295,6 +295,6 @@ def test_retained_reading_without_ts_raises_nothing_on_a_new_session(
             assert [(b["alert"]["device"], b["event"]) for _, b in got] == [  # type: ignore[index]
                 ("aed-b-12f-lift", "raised")
             ]
-            assert runner.engine.outcomes["retained"] == 1
+            assert runner.engine.intake.outcomes["retained"] == 1
         finally:
             runner.stop()

@@ -122,7 +122,7 @@ def test_stale_reading_does_not_reopen_a_closed_cabinet(registry: Registry, sqli
         == "stale"
     )
     assert published(engine).kinds() == ["raised", "resolved"]
-    assert engine.outcomes["stale"] == 1 and engine.outcomes["accepted"] == 2
+    assert engine.intake.outcomes["stale"] == 1 and engine.intake.outcomes["accepted"] == 2
     assert engine.latest[KEY]["cabinet_open"] is False
 
 
@@ -130,7 +130,7 @@ def test_engine_owning_buildings_ignores_the_others(registry: Registry, sqlite_d
     engine = make_engine(registry, sqlite_db, ("darong-b",))
     assert accept(engine, TOPIC, b'{"state": "ready", "cabinet_open": true}') == "not_owned"
     assert accept(engine, "louyu/darong-a/availability", b"offline") == "not_owned"
-    assert engine.outcomes["not_owned"] == 2
+    assert engine.intake.outcomes["not_owned"] == 2
     assert KEY not in engine.latest and "darong-a" not in engine.building_online
     accept(engine, "louyu/darong-b/aed/aed-b-1f-lobby", b'{"state": "ready", "cabinet_open": true}')
     assert [(e.event, e.alert.building) for e in published(engine).events] == [("raised", "darong-b")]
