@@ -17,6 +17,7 @@ pending `for` timers), from which `load()` rebuilds it after a restart.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -300,11 +301,10 @@ class RuleEngine:
     def _building(self, building: str, online: bool, now: dt.datetime) -> tuple[Outcome, list[EventRecord]]:
         events: list[EventRecord] = []
         with self.lock:
-            if not self.intake.admits_building(building, now):
+            outcome = self.intake.admit_building(building, now)
+            if outcome == "unregistered":
                 self._unknown_alert(self.intake.unknown_building(building), now, events)
-                outcome: Outcome = "unregistered"
-            else:
-                outcome = "accepted"
+            elif outcome == "accepted":
                 self.building_online[building] = online
                 ak = (BUILDING_OFFLINE.id, building, BUILDING, building)
                 if not online:
@@ -691,6 +691,7 @@ class RuleEngine:
             "flapping_counters": len(self.flaps),
             "rule_cache": len(self._rule_cache),
             "availability_offline": len(self.availability_offline),
+            "building_online": len(self.building_online),
         }
         for table, size in sizes.items():
             self.metrics.tables.labels(table).set(size)
@@ -758,6 +759,7 @@ class RuleEngine:
                     self._raise(LIVENESS_SUMMARY, ak, len(found), now, events)
                 elif alert.value != len(found):
                     self.store.update_value(alert.id, len(found))
+                    self.open[ak] = dataclasses.replace(alert, value=len(found))
                 continue
             if ak in self.open:
                 self._clear(ak, now, f"{len(found)} silent devices now: raised one by one", events)

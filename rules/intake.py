@@ -60,14 +60,8 @@ class Intake:
         key = (message.building, message.kind, message.device)
         if not self.owns(key[0]):
             return "not_owned"
-        if self.registry.get(*key) is None:
-            if not self.accept_unregistered:
-                self.see_unknown(key, now)
-                return "unregistered"
-            if key not in self.unregistered:
-                if len(self.unregistered) >= self.max_unregistered:
-                    return "over_limit"
-                self.unregistered.add(key)
+        if self.registry.get(*key) is None and (outcome := self._unregistered(key, now)) != "accepted":
+            return outcome
         if isinstance(message, Reading):
             now_ms = int(now.timestamp() * 1000)
             # A reading without `ts` is stamped on arrival: for a retained one that time is the
@@ -78,13 +72,23 @@ class Intake:
                 return "stale"
         return "accepted"
 
-    def admits_building(self, building: str, now: dt.datetime) -> bool:
-        """Whether a building's own availability is taken: only a registered building's (unless
-        `accept_unregistered`); an invented one counts as an unknown device of the area."""
-        if building in self.registry.buildings or self.accept_unregistered:
-            return True
-        self.see_unknown((building, "building", building), now)
-        return False
+    def admit_building(self, building: str, now: dt.datetime) -> Outcome:
+        """Whether a building's own availability is taken: a registered building's; another's
+        counts as an unknown device of the area (or, with `accept_unregistered`, is taken within
+        the same bound as unregistered devices)."""
+        if building in self.registry.buildings:
+            return "accepted"
+        return self._unregistered((building, "building", building), now)
+
+    def _unregistered(self, key: Key, now: dt.datetime) -> Outcome:
+        if not self.accept_unregistered:
+            self.see_unknown(key, now)
+            return "unregistered"
+        if key not in self.unregistered:
+            if len(self.unregistered) >= self.max_unregistered:
+                return "over_limit"
+            self.unregistered.add(key)
+        return "accepted"
 
     def unknown_building(self, building: str) -> str:
         """The building whose `unknown-devices` alert counts a device of `building`: itself, or

@@ -117,6 +117,9 @@ def test_open_registry_evaluates_unknown_devices_up_to_a_bound(registry: Registr
         ("darong-a", "parking_space", "fake-1"),
     }
     assert engine.intake.outcomes["over_limit"] == 8
+    # A building outside the registry counts within the same bound.
+    assert engine.handle_building("invented", False, T0) == []
+    assert engine.intake.outcomes["over_limit"] == 9 and "invented" not in engine.building_online
     assert engine.intake.unknown == {}  # the site chose this: no unknown-devices alert
 
 
