@@ -689,6 +689,8 @@ class RuleEngine:
             "open_alerts": len(self.open),
             "pending": len(self.pending),
             "flapping_counters": len(self.flaps),
+            "active": len(self.active),
+            "held_open": len(self.held),
             "rule_cache": len(self._rule_cache),
             "availability_offline": len(self.availability_offline),
             "building_online": len(self.building_online),
