@@ -43,6 +43,7 @@ from rules.publisher import EventPublisher
 from rules.records import AlertRecord, EventRecord, JsonValue, SilenceRecord
 from rules.silences import muting
 from rules.store import AlertStore, NewAlert, Pending
+from rules.unknown import UnknownDevices
 
 log = structlog.get_logger("louyu.rules.engine")
 
@@ -177,6 +178,14 @@ class RuleEngine:
             stamp = now.timestamp()
             for info in self.registry:
                 self.last_seen.setdefault((info.building, info.kind, info.device), stamp)
+            # The building-level alerts left open: a building still offline keeps holding its
+            # devices back, and an `unknown-devices` alert clears UNKNOWN_QUIET after the start
+            # unless unknown devices report again (they are counted again from zero).
+            for rule, building, _, _ in self.open:
+                if rule == BUILDING_OFFLINE.id:
+                    self.building_online.setdefault(building, False)
+                elif rule == UNKNOWN_DEVICES.id:
+                    self.intake.unknown.setdefault(building, UnknownDevices(last_at=stamp))
 
     def _refresh_open(self, alerts: list[AlertRecord]) -> None:
         fresh = {(a.rule, a.building, a.kind, a.device): a for a in alerts}
