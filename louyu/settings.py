@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     # The buildings this rules engine owns (comma-separated or a JSON list); empty: all of them.
     # Several engines, each with its own list and client id, split a district (docs/scaling.md).
     rules_buildings: Annotated[list[str], NoDecode] = []
+    # Evaluate devices that are not in the registry (sites without a registry). Off by default:
+    # anyone allowed to publish under a building could invent an AED and page the patrols.
+    rules_accept_unregistered: bool = False
+    # A liveness sweep raising more minor alerts than this in one building raises one instead (0: never).
+    rules_liveness_summary_over: int = Field(20, ge=0)
 
     # API
     api_bind: str = "127.0.0.1:8000"

@@ -13,11 +13,11 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import Engine, delete, func, select, true, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -173,7 +173,22 @@ def _muted(active: Sequence[SilenceRecord], row: AlertRow, now: dt.datetime) -> 
 
 
 class AlertStore(SessionSource):
-    """Alerts, events, silences and pending timers on a SQLAlchemy engine (SQLite or PostgreSQL)."""
+    """Alerts, events, silences and pending timers on a SQLAlchemy engine (SQLite or PostgreSQL).
+
+    `buildings` (empty: all) is what a rules engine owning some buildings reads as its own: their
+    open alerts (what it escalates and keeps in its open map), their pending timers and their
+    counts (its gauges, which would otherwise count every alert once per engine). Writes, and the
+    API's reads (`list_alerts`, `get`, events), are never filtered: every engine shares one store,
+    guarded by state and by the partial unique index whichever engine writes.
+    """
+
+    def __init__(self, engine: Engine, buildings: Collection[str] = ()) -> None:
+        super().__init__(engine)
+        self.buildings = tuple(sorted(set(buildings)))
+
+    def _owned(self) -> ColumnElement[bool]:
+        """The owned buildings' alerts (every alert when the store owns all)."""
+        return AlertRow.building.in_(self.buildings) if self.buildings else true()
 
     # ---------------------------------------------------------------- reading
 
@@ -272,8 +287,9 @@ class AlertStore(SessionSource):
         return records, next_cursor
 
     def open_alerts(self) -> list[AlertRecord]:
+        """The unresolved alerts of the owned buildings."""
         with self._reader() as session:
-            rows = session.scalars(select(AlertRow).where(AlertRow.state != "resolved")).all()
+            rows = session.scalars(select(AlertRow).where(AlertRow.state != "resolved", self._owned())).all()
             return [to_record(r) for r in rows]
 
     def open_alert(self, rule: str, building: str, kind: str, device: str) -> AlertRecord | None:
@@ -290,13 +306,14 @@ class AlertStore(SessionSource):
             return to_record(row) if row is not None else None
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Alerts by state, then severity: `{"firing": {"critical": 1, ...}, ...}`, zeros included."""
+        """Alerts of the owned buildings by state, then severity: `{"firing": {"critical": 1, ...},
+        ...}`, zeros included."""
         result = {state: dict.fromkeys(SEVERITIES, 0) for state in STATES}
         with self._reader() as session:
             rows = session.execute(
-                select(AlertRow.state, AlertRow.severity, func.count()).group_by(
-                    AlertRow.state, AlertRow.severity
-                )
+                select(AlertRow.state, AlertRow.severity, func.count())
+                .where(self._owned())
+                .group_by(AlertRow.state, AlertRow.severity)
             ).all()
         for state, severity, count in rows:
             result.setdefault(state, dict.fromkeys(SEVERITIES, 0))[severity] = int(count)
@@ -596,8 +613,12 @@ class AlertStore(SessionSource):
             )
 
     def load_pending(self) -> list[Pending]:
+        """The pending `for` timers of the owned buildings."""
+        query = select(PendingRow)
+        if self.buildings:
+            query = query.where(PendingRow.building.in_(self.buildings))
         with self._reader() as session:
             return [
                 Pending(r.rule, r.building, r.kind, r.device, r.since, r.value)
-                for r in session.scalars(select(PendingRow)).all()
+                for r in session.scalars(query).all()
             ]

@@ -26,7 +26,6 @@ from collector.registry import Registry
 from louyu.testing.services import Mosquitto
 from rules.config import load_rules
 from rules.engine import RuleEngine
-from rules.publisher import NullPublisher
 from rules.runner import MqttSettings, RulesRunner
 from rules.store import AlertStore
 from tests.web.a11y import low_contrast, unlabelled_inputs
@@ -62,8 +61,10 @@ def system(
 ) -> Iterator[WebApi]:
     """Broker -> rules engine -> alert store -> API (SSE), and broker -> API latest state."""
     store = AlertStore(engine)
-    rules = RuleEngine(load_rules(), registry, store, NullPublisher())
-    runner = RulesRunner(rules, MqttSettings("127.0.0.1", mosquitto.port))
+    runner = RulesRunner(
+        lambda publisher: RuleEngine(load_rules(), registry, store, publisher),
+        MqttSettings("127.0.0.1", mosquitto.port),
+    )
     runner.start()
     config = ApiConfig(
         mqtt=MqttConfig("127.0.0.1", mosquitto.port, client_id="louyu-api-web-test"),
