@@ -46,11 +46,11 @@ from sqlalchemy import Engine, func, select
 from collector.models import NAME_RE, RESERVED_BUILDINGS, Reading, Rejection
 from collector.parsing import parse
 from collector.registry import Registry
+from rules.database.alerts import AlertRow
 from rules.engine import RuleEngine
 from rules.publisher import MqttEventPublisher
 from rules.records import SEVERITIES, STATES, AlertRecord
 from rules.store import AlertStore, Pending, to_record
-from rules.tables import AlertRow
 
 log = structlog.get_logger("louyu.rules.runner")
 
