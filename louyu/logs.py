@@ -32,8 +32,9 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
-    # Every InfluxDB write would otherwise log a line.
-    for noisy in ("httpx", "httpcore", "urllib3"):
+    # Every InfluxDB write would otherwise log a line; Alembic, a few at every start (the schema
+    # upgrade logs its own line when it changes anything).
+    for noisy in ("httpx", "httpcore", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[
