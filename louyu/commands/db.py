@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from louyu.logs import configure_logging
 from louyu.settings import Settings, get_settings
 from rules.database import make_engine
-from rules.database.migrate import current, head, upgrade
+from rules.database.migrate import current, differences, head, upgrade
 
 app = typer.Typer(
     help="The database (LOUYU_DATABASE_URL): schema revision and upgrade.", no_args_is_help=True
@@ -42,14 +42,21 @@ def upgrade_command() -> None:
 
 @app.command("status")
 def status() -> None:
-    """The database's revision and the one this version expects; exit 1 if they differ."""
+    """The database's revision and the one this version expects, and whether its tables are the
+    ones this version defines; exit 1 if not."""
     engine = make_engine(_settings().database_url)
     try:
         found = current(engine)
+        drift = differences(engine) if found == head() else []
     finally:
         engine.dispose()
     expected = head()
     typer.echo(f"database revision: {found or 'none'}; this version: {expected}")
     if found != expected:
         typer.echo("run `louyu db upgrade` (services also upgrade when they start)", err=True)
+        raise typer.Exit(1)
+    # At the right revision yet different: changed by hand, or a revision is missing.
+    for difference in drift:
+        typer.echo(f"differs from this version's tables: {difference}", err=True)
+    if drift:
         raise typer.Exit(1)

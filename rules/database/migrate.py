@@ -14,16 +14,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import structlog
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
 from rules.database.engine import writer
+from rules.database.schema import metadata
 
 log = structlog.get_logger("louyu.database")
 
@@ -62,6 +64,13 @@ def current(engine: Engine) -> str | None:
     """The database's revision; None when no migration has run on it."""
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def differences(engine: Engine) -> list[Any]:
+    """How the database differs from this version's tables, as Alembic's autogenerate sees it
+    (operations such as `("add_index", Index(...))`); empty when it matches."""
+    with engine.connect() as connection:
+        return list(compare_metadata(MigrationContext.configure(connection), metadata))
 
 
 def upgrade(engine: Engine, target: str = "head") -> Upgraded:

@@ -1,5 +1,11 @@
 """Databases as earlier louyu versions left them: the frozen SQL under `snapshots/`, loaded
-as-is (no SQLAlchemy model involved), and what the tests compare before and after an upgrade."""
+as-is (no SQLAlchemy model involved), and what the tests compare before and after an upgrade.
+
+How the snapshots were made, once, from the code of the commit each one names: the schemas by
+compiling that commit's `Base.metadata.create_all` (every table the API process registered) on a
+mock engine of each dialect; the rank step by running 1d5146f's `create_all` on a before-rank
+database and recording the DDL it issued. `data.sql` is hand-written in the form that code stored.
+"""
 
 from __future__ import annotations
 
