@@ -44,13 +44,16 @@ def upgrade_command() -> None:
 def status() -> None:
     """The database's revision and the one this version expects, and whether its tables are the
     ones this version defines; exit 1 if not."""
+    expected = head()
     engine = make_engine(_settings().database_url)
     try:
         found = current(engine)
-        drift = differences(engine) if found == head() else []
+        drift = differences(engine) if found == expected else []
+    except SQLAlchemyError as error:
+        typer.echo(f"louyu db: cannot read the database: {getattr(error, 'orig', None) or error}", err=True)
+        raise typer.Exit(1) from error
     finally:
         engine.dispose()
-    expected = head()
     typer.echo(f"database revision: {found or 'none'}; this version: {expected}")
     if found != expected:
         typer.echo("run `louyu db upgrade` (services also upgrade when they start)", err=True)
