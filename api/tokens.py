@@ -15,11 +15,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import Engine, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from api.roles import Role
-from rules.db import Base, UtcDateTime, writer
+from rules.database import writer
+from rules.database.tokens import TokenRow
 
 PREFIX: Final = "louyu_"
 SHOWN_CHARS: Final = len(PREFIX) + 6  # what `token list` shows to tell tokens apart
@@ -27,19 +28,6 @@ SHOWN_CHARS: Final = len(PREFIX) + 6  # what `token list` shows to tell tokens a
 # on a retired handset or a leaked script stops working by itself. `expires_days=None` is the
 # explicit opt-in to a token that never expires.
 DEFAULT_LIFETIME_DAYS: Final = 90
-
-
-class TokenRow(Base):
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(128), index=True)
-    role: Mapped[str] = mapped_column(String(16))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import typer
 
 from louyu.commands import api as api_cmd
 from louyu.commands import collector as collector_cmd
+from louyu.commands import db as db_cmd
 from louyu.commands import notifier as notifier_cmd
 from louyu.commands import quarantine as quarantine_cmd
 from louyu.commands import rules as rules_cmd
@@ -29,6 +30,7 @@ app.command("notifier")(notifier_cmd.notifier)
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(token_cmd.app, name="token")
 app.add_typer(quarantine_cmd.app, name="quarantine")
+app.add_typer(db_cmd.app, name="db")
 
 
 def main() -> None:

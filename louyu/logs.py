@@ -68,8 +68,9 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, _RedactingFilter) for f in handler.filters):
             handler.addFilter(_RedactingFilter())
-    # Every InfluxDB write would otherwise log a line.
-    for noisy in ("httpx", "httpcore", "urllib3"):
+    # Every InfluxDB write would otherwise log a line; Alembic, a few at every start (the schema
+    # upgrade logs its own line when it changes anything).
+    for noisy in ("httpx", "httpcore", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[

@@ -22,11 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from rules.db import SessionSource
+from rules.database import SessionSource
+from rules.database.alerts import AlertRow, EventRow, PendingRow, SilenceRow
 from rules.errors import AlertNotFound, InvalidCursor, InvalidSilence, InvalidTransition, SilenceNotFound
 from rules.records import SEVERITIES, STATES, AlertRecord, EventRecord, JsonValue, SilenceRecord
 from rules.silences import muting
-from rules.tables import AlertRow, EventRow, PendingRow, SilenceRow
 
 MAX_PAGE: Final = 1000
 SORTS: Final = ("started_at", "updated_at", "id", "severity")

@@ -20,11 +20,12 @@ from api.influx import InfluxQueryClient
 from api.mqtt_feed import MqttConfig
 from api.roles import Role
 from api.server import ApiServer
-from api.tokens import TokenStore  # also registers the api_tokens table before create_all
+from api.tokens import TokenStore
 from collector.registry import Registry, RegistryError
 from louyu.logs import configure_logging
 from louyu.settings import Settings, get_settings
-from rules.db import create_all, make_engine
+from rules.database import make_engine
+from rules.database.migrate import upgrade
 from rules.service import AlertService
 from rules.store import AlertStore
 
@@ -102,7 +103,7 @@ def build(
     its publisher sends the events of acks and resolves); by default the API publishes them on
     its own MQTT connection."""
     engine = make_engine(settings.database_url)
-    create_all(engine)
+    upgrade(engine)
     store = AlertStore(engine)
     tokens = TokenStore(engine)
     app = create_app(
@@ -121,7 +122,7 @@ def create_demo_token(settings: Settings, now: dt.datetime | None = None) -> str
     """A fresh operator token for `make demo`, replacing the previous demo token. Print it once."""
     engine = make_engine(settings.database_url)
     try:
-        create_all(engine)
+        upgrade(engine)
         tokens = TokenStore(engine)
         when = now or dt.datetime.now(dt.UTC)
         tokens.revoke_name(DEMO_TOKEN_NAME, when)

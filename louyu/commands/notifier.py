@@ -18,7 +18,7 @@ from louyu.logs import configure_logging
 from louyu.runtime import check_settings, load_registry, run_parts, serve_metrics
 from louyu.settings import Settings, get_settings
 from louyu.terminal import printable
-from rules.db import make_engine
+from rules.database import make_engine
 from rules.notify.config import RoutingConfig, load_routing
 from rules.notify.errors import NotifyError
 from rules.notify.service import MqttOptions, NotifierService

@@ -13,7 +13,8 @@ from louyu.runtime import check_settings, run_parts, serve_metrics
 from louyu.settings import Settings, get_settings
 from louyu.terminal import printable
 from rules.config import check_text, check_warnings, load_rules
-from rules.db import create_all, make_engine
+from rules.database import make_engine
+from rules.database.migrate import upgrade
 from rules.engine import RuleEngine
 from rules.errors import RulesFileError
 from rules.runner import MqttSettings, RulesRunner
@@ -50,7 +51,7 @@ def build(settings: Settings, registry: Registry) -> RulesRunner:
     """The engine wired from settings: `.start()` returns once subscribed, `.stop()` joins its threads."""
     ruleset = load_rules(settings.rules_file)
     db = make_engine(settings.database_url)
-    create_all(db)
+    upgrade(db)
     buildings = settings.rules_buildings
     # An engine owning some buildings (LOUYU_RULES_BUILDINGS) sees only their devices and their
     # alerts; the store it writes to is the one every engine shares.

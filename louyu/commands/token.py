@@ -8,17 +8,22 @@ from typing import Annotated
 import typer
 
 from api.roles import Role
-from api.tokens import DEFAULT_LIFETIME_DAYS, TokenError, TokenStore  # also registers the api_tokens table
+from api.tokens import DEFAULT_LIFETIME_DAYS, TokenError, TokenStore
+from louyu.logs import configure_logging
 from louyu.settings import get_settings
 from louyu.terminal import printable
-from rules.db import create_all, make_engine
+from rules.database import make_engine
+from rules.database.migrate import upgrade
 
 app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
 
 
 def _store() -> TokenStore:
-    engine = make_engine(get_settings().database_url)
-    create_all(engine)
+    settings = get_settings()
+    # Logs (a schema upgrade, say) go to standard error: standard output carries only the token.
+    configure_logging(settings.log_level, settings.log_format)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
     return TokenStore(engine)
 
 

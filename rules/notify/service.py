@@ -35,6 +35,8 @@ from collector.models import Reading
 from collector.mqtt_source import BrokerTarget, make_client
 from collector.parsing import parse
 from collector.registry import Registry
+from rules.database.migrate import upgrade
+from rules.database.notifier import FAILED
 from rules.notify.backoff import next_attempt_at
 from rules.notify.channels import Channel, Outgoing
 from rules.notify.channels.apprise import AppriseChannel, load_urls
@@ -51,7 +53,6 @@ from rules.notify.policy import Track, apply, decide, levels, next_due
 from rules.notify.schedule import first_level_on_duty, on_duty_names
 from rules.notify.signing import Signer, load_secret
 from rules.notify.status import building_status
-from rules.notify.tables import FAILED, create_tables
 from rules.publisher import MqttEventPublisher
 from rules.records import iso
 from rules.store import AlertStore, NewAlert
@@ -120,7 +121,7 @@ class NotifierService:
         self.rng = rng or random.Random()
         self.metrics = metrics or default_metrics()
         if create:
-            create_tables(engine)
+            upgrade(engine)
         self.store = AlertStore(engine)
         self.ledger = Ledger(engine)
         self.latest = LatestReadings()

@@ -17,7 +17,8 @@ from collector.models import Rejection
 from collector.parsing import parse
 from louyu.cli import app
 from louyu.terminal import printable
-from rules.db import create_all, make_engine
+from rules.database import make_engine
+from rules.database.migrate import upgrade
 
 # Clear the screen, set the window title, hide a line with a bidirectional override.
 HOSTILE = "\x1b[2J\x1b]0;owned\x07\x9b31m\u202e\r\nfake: all AEDs ready"
@@ -69,7 +70,7 @@ def token_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TokenStore:
     url = f"sqlite:///{tmp_path / 'louyu.db'}"
     monkeypatch.setenv("LOUYU_DATABASE_URL", url)
     engine = make_engine(url)
-    create_all(engine)
+    upgrade(engine)
     return TokenStore(engine)
 
 

@@ -22,7 +22,7 @@ from louyu.cli import app
 from louyu.commands.api import build, create_demo_token
 from louyu.settings import Settings
 from louyu.testing.services import Influxd, Mosquitto, free_port
-from rules.db import make_engine
+from rules.database import make_engine
 from tests.api.conftest import new_alert
 from tests.api.sse import take
 

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from api.roles import Role
 from louyu.testing.postgres import Postgres, postgres_bindir
 from louyu.testing.services import ServiceError
-from rules.db import Base, create_all, make_engine
-from rules.tables import EventRow
+from rules.database import make_engine
+from rules.database.alerts import EventRow
+from rules.database.migrate import upgrade
 from tests.api.conftest import Api
 from tests.api.sse import read_events, take
 from tests.api.test_hardening import assert_crafted_cursors_refused
@@ -36,8 +37,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     server = Postgres(tmp_path / "postgres")
     server.start()
     engine = make_engine(server.url)
-    Base.metadata.drop_all(engine)
-    create_all(engine)
+    upgrade(engine)
     yield engine
     engine.dispose()
     server.kill()

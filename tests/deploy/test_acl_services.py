@@ -36,7 +36,7 @@ from collector.mqtt_source import BrokerTarget, MqttSource
 from collector.registry import Registry
 from louyu.commands.rules import build as build_rules
 from louyu.settings import Settings
-from rules.db import make_engine
+from rules.database import make_engine
 from rules.notify.config import parse_routing
 from rules.notify.service import MqttOptions, NotifierService
 from rules.runner import RulesRunner

@@ -131,7 +131,8 @@ def test_scheduled_sweep_raises_silence_alerts(mosquitto: Mosquitto, tmp_path: P
     from prometheus_client import CollectorRegistry
 
     from louyu.commands.rules import mqtt_settings
-    from rules.db import create_all, make_engine
+    from rules.database import make_engine
+    from rules.database.migrate import upgrade
     from rules.engine import RuleEngine
     from rules.metrics import RulesMetrics
     from rules.store import AlertStore
@@ -142,7 +143,7 @@ def test_scheduled_sweep_raises_silence_alerts(mosquitto: Mosquitto, tmp_path: P
         " silent_for: 1s}\n"
     )
     db = make_engine(f"sqlite:///{tmp_path}/louyu.db")
-    create_all(db)
+    upgrade(db)
     settings = Settings(mqtt_url=mosquitto.url)
     runner = RulesRunner(
         lambda publisher: RuleEngine(
