@@ -31,7 +31,8 @@ import paho.mqtt.client as mqtt
 import structlog
 from sqlalchemy import Engine
 
-from collector.models import Reading
+from collector.latest import LatestState
+from collector.models import Availability, Reading
 from collector.mqtt_source import BrokerTarget, make_client
 from collector.parsing import parse
 from collector.registry import Registry
@@ -42,7 +43,6 @@ from rules.notify.channels.mqtt import MqttChannel
 from rules.notify.channels.webhook import WebhookChannel
 from rules.notify.config import Receiver, Route, RoutingConfig
 from rules.notify.errors import DeliveryError
-from rules.notify.latest import LatestReadings
 from rules.notify.ledger import Due, Ledger, TrackInfo
 from rules.notify.messages import Reason
 from rules.notify.metrics import NotifyMetrics, default_metrics
@@ -123,7 +123,8 @@ class NotifierService:
             create_tables(engine)
         self.store = AlertStore(engine)
         self.ledger = Ledger(engine)
-        self.latest = LatestReadings()
+        self.latest = LatestState(registry)  # for the snapshot; devices not in the registry are ignored
+        self.metrics.latest_devices.set_function(lambda: len(self.latest))
         self.routes: dict[str, Route] = {config.route_name(i): r for i, r in enumerate(config.routes)}
         self.mqtt_options = mqtt_options
         self.client = self._make_client(mqtt_options) if mqtt_options is not None else None
@@ -294,7 +295,7 @@ class NotifierService:
                 self._ingest_wake.set()
                 return
             reading = parse(message.topic, bytes(message.payload), int(time.time() * 1000))
-            if isinstance(reading, Reading):
+            if isinstance(reading, Reading | Availability):
                 self.latest.apply(reading)
         except Exception:  # never let one message kill the paho thread
             log.exception("message handling failed", topic=message.topic[:200])
