@@ -340,17 +340,15 @@ def _containment_problems(
 
         for d in devices:
             here = f"{d.building}/{d.kind}/{d.device}"
-            if d.lot is not None and d.kind != "parking_space":
+            if d.lot is not None and d.kind == "parking_lot":
                 problems.append(
-                    (
-                        line_of(d),
-                        f"{here}: only a parking space names a lot (a level names its site with part_of)",
-                    )
+                    (line_of(d), f"{here}: a lot names the site it is a level of with part_of, not lot")
                 )
-                continue
             elif d.lot is not None and d.lot not in lots:
-                # Named without the space id, so that a group's spaces make one problem.
-                problems.append((line_of(d), f"parking spaces of {building} are in {not_a_lot(d.lot)}"))
+                # Named without the device id, so that a group's devices make one problem. (An AED or
+                # a canteen may name a lot too: a tag for the rules, not counted in the parking.)
+                what = "parking spaces" if d.kind == "parking_space" else f"{d.kind} devices"
+                problems.append((line_of(d), f"{what} of {building} are in {not_a_lot(d.lot)}"))
             if d.part_of is not None and d.kind != "parking_lot":
                 problems.append((line_of(d), f"{here}: only a parking lot can be part_of another lot"))
         reported_cycles: set[frozenset[str]] = set()

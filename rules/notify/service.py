@@ -59,7 +59,8 @@ from rules.store import AlertStore, NewAlert
 log = structlog.get_logger("louyu.notify")
 
 ALERT_TOPICS = "louyu/alerts/#"
-TELEMETRY_TOPICS = "louyu/+/+/+"
+# Readings and availability: an offline device's figures are stale in the snapshot as in the API.
+TELEMETRY_TOPICS = [("louyu/+/+/+", 0), ("louyu/+/+/+/availability", 0)]
 # On a first start with an existing store, events older than this are history, not news: a patrol
 # should not be paged for last week's alerts because the notifier was installed today.
 FIRST_START_WINDOW = dt.timedelta(minutes=15)
@@ -274,7 +275,7 @@ class NotifierService:
         _no_delay(client)
         client.subscribe(ALERT_TOPICS, qos=1)
         if self.config.snapshot is not None:
-            client.subscribe(TELEMETRY_TOPICS, qos=0)
+            client.subscribe(TELEMETRY_TOPICS)
         self.connected.set()
         # Handset messages that failed while the broker was away may be backing off for minutes:
         # with the broker back, they go now.

@@ -219,10 +219,18 @@ def test_the_four_outputs_give_the_same_numbers(
     assert got["board"]["canteen:hall"] == 0.75
 
     # The total counter speaks again: it is the site's figure, and the levels are not added to it.
+    # The north lot's counter goes offline: its figure, and so its building's, is withheld everywhere.
     publish(
         mosquitto.port, [("garage-tower/parking_lot/garage", {"ts": int(time.time() * 1000), "occupied": 25})]
     )
-    again = {**expected, "garage-tower": 75, "garage": 75}
+    mqtt_publish.single(
+        "louyu/twin-tower/parking_lot/north/availability",
+        "offline",
+        qos=1,
+        hostname="127.0.0.1",
+        port=mosquitto.port,
+    )
+    again = {**expected, "garage-tower": 75, "garage": 75, "north": None, "twin-tower": None}
     wait_until(
         lambda: all(
             four_outputs(api, receiver)[n].get(k) == v

@@ -45,6 +45,10 @@ def test_a_registry_without_the_new_keys_still_loads() -> None:
     )
     [place] = layout(registry)
     assert [s.lot.device for s in place.sites] == ["east", "west"]
+    # `lot` on an AED is a tag for the rules (an AED in the garage): allowed, not parking.
+    Registry.from_text(HEAD + "      - {kind: parking_lot, id: g}\n      - {kind: aed, id: e, lot: g}\n")
+    # `lot` on an AED is a tag for the rules (an AED in the garage): allowed, not parking.
+    Registry.from_text(HEAD + "      - {kind: parking_lot, id: g}\n      - {kind: aed, id: e, lot: g}\n")
     assert [s.device for s in place.sites[0].spaces] == ["s-2"]
     assert [s.device for s in place.spaces] == ["s-1"]
 
@@ -95,10 +99,11 @@ def test_a_registry_without_the_new_keys_still_loads() -> None:
             "device b/aed/e is listed twice (first at line 6)",
         ),
         (
-            "      - {kind: aed, id: e, lot: g}\n      - {kind: parking_lot, id: g}\n",
-            6,
-            "only a parking space",
+            "      - {kind: parking_lot, id: g}\n      - {kind: parking_lot, id: g1, lot: g}\n",
+            7,
+            "a lot names the site it is a level of with part_of, not lot",
         ),
+        ("      - {kind: aed, id: e, lot: g}\n", 6, "aed devices of b are in unknown lot 'g'"),
         ("      - {kind: parking_space, id: s, part_of: g}\n", 6, "only a parking lot can be part_of"),
         (
             "      - {kind: parking_lot, id: g, capacity: 2}\n    groups:\n"
