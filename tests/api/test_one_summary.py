@@ -16,6 +16,7 @@ from typing import Any
 
 import paho.mqtt.publish as mqtt_publish
 import pytest
+from prometheus_client import REGISTRY
 
 from api.config import ApiConfig
 from api.mqtt_feed import MqttConfig
@@ -193,6 +194,8 @@ def test_the_four_outputs_give_the_same_numbers(
             ("twin-tower/parking_lot/north", {"ts": now, "occupied": 30}),
             ("twin-tower/parking_lot/south", {"ts": now, "occupied": 40}),
             ("twin-tower/aed/aed-t", {"ts": now, "state": "fault"}),
+            # Not in the registry: neither process keeps it.
+            ("twin-tower/aed/made-up", {"ts": now, "state": "ready"}),
         ],
     )
     expected = {
@@ -216,6 +219,12 @@ def test_the_four_outputs_give_the_same_numbers(
     wait_until(settled, f"the outputs never agreed: {four_outputs(api, receiver)}")
     got = four_outputs(api, receiver)
     assert got["ngsi"]["own:sensor-tower"] == 2  # the spaces in no lot are the building's own site
+    # Both latest states hold the 12 registered devices heard, and ignored the made-up one.
+    assert (len(api.devices), len(service.latest)) == (12, 12)
+    assert api.devices.ignored == service.latest.ignored == 1
+    assert REGISTRY.get_sample_value("louyu_notify_latest_devices") == 12
+    with api.client(Role.VIEWER) as client:
+        assert client.get("/api/v1/devices/twin-tower/aed/made-up").status_code == 404
     assert got["board"]["canteen:hall"] == 0.75
 
     # The total counter speaks again: it is the site's figure, and the levels are not added to it.

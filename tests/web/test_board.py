@@ -351,3 +351,28 @@ def test_influx_series_reads_the_mean_per_window() -> None:
     assert asyncio.run(run()) == [(1000, 2.5)]
     assert "mean%28%22occupancy%22%29" in seen[0]
     assert "GROUP+BY+time%28900000ms%29" in seen[0]
+
+
+def test_a_building_with_bay_sensors_and_no_lot_counter_is_on_the_board() -> None:
+    registry = Registry.from_text(
+        """
+area: t
+buildings:
+  - id: t1
+    name: T1
+    groups:
+      - {kind: parking_space, prefix: s-, count: 2}
+"""
+    )
+    states = table(
+        reading("t1", "parking_space", "s-001", occupied=True),
+        reading("t1", "parking_space", "s-002", occupied=False),
+    )
+    [t1] = board_for(states, registry)["parking"]
+    assert (t1["building"], t1["free"], t1["capacity"], t1["source"], t1["lots"]) == (
+        "t1",
+        1,
+        2,
+        "sensors",
+        [],
+    )
