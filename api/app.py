@@ -20,7 +20,6 @@ from fastapi import FastAPI
 from api import docs_page, errors
 from api.body_limit import BodyLimitMiddleware
 from api.config import VERSION, ApiConfig
-from api.device_state import DeviceStateTable
 from api.history import last_values_statements, seed_targets
 from api.influx import InfluxError, InfluxQueryClient
 from api.metrics import ApiMetrics, MetricsMiddleware
@@ -32,6 +31,7 @@ from api.routes import ROUTERS
 from api.state import ApiState, utc_now
 from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
+from collector.latest import LatestState
 from collector.models import KINDS, NAME_RE, DeviceKey
 from collector.registry import Registry
 from rules.service import AlertService
@@ -56,7 +56,7 @@ def create_app(
     store: AlertStore,
     tokens: TokenStore,
     registry: Registry,
-    devices: DeviceStateTable | None = None,
+    devices: LatestState | None = None,
     history: InfluxQueryClient | None = None,
     actions: AlertService | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
@@ -73,7 +73,7 @@ def create_app(
         actions=actions or AlertService(store, publisher),
         tokens=tokens,
         registry=registry,
-        devices=devices or DeviceStateTable(),
+        devices=devices if devices is not None else LatestState(registry),
         history=history,
         metrics=metrics,
         limiter=RateLimiter(config.rate_per_s, config.rate_burst),
@@ -146,7 +146,7 @@ def mount_web(app: FastAPI, state: ApiState) -> None:
         mount(app, state)
 
 
-async def seed_latest(client: InfluxQueryClient, table: DeviceStateTable, timeout_s: float) -> int:
+async def seed_latest(client: InfluxQueryClient, table: LatestState, timeout_s: float) -> int:
     """Fill the latest-state table with InfluxDB's last values, so that a restarted API does not
     show every device as silent until it speaks again. Best effort: a slow or absent InfluxDB
     only delays this by `timeout_s`."""

@@ -14,11 +14,11 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.device_state import DeviceStateTable
 from api.models import Problem
 from api.roles import Permission, allows
 from api.state import ApiState
 from api.tokens import TokenInfo
+from collector.latest import LatestState
 from collector.registry import Registry
 from rules.service import AlertService
 from rules.store import AlertStore
@@ -118,7 +118,7 @@ async def get_registry(state: State) -> Registry:
     return state.registry
 
 
-async def get_devices(state: State) -> DeviceStateTable:
+async def get_devices(state: State) -> LatestState:
     return state.devices
 
 
@@ -129,5 +129,5 @@ async def get_now(state: State) -> dt.datetime:
 Store = Annotated[AlertStore, Depends(get_store)]
 Actions = Annotated[AlertService, Depends(get_actions)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
-Devices = Annotated[DeviceStateTable, Depends(get_devices)]
+Devices = Annotated[LatestState, Depends(get_devices)]
 Now = Annotated[dt.datetime, Depends(get_now)]

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from api.config import ApiConfig
-from api.device_state import DeviceStateTable
 from api.influx import InfluxQueryClient
 from api.metrics import ApiMetrics
 from api.mqtt_feed import MqttFeed
@@ -15,6 +14,7 @@ from api.ratelimit import RateLimiter
 from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
 from api.wakeup import Wakeup
+from collector.latest import LatestState
 from collector.registry import Registry
 from rules.service import AlertService
 from rules.store import AlertStore
@@ -32,7 +32,7 @@ class ApiState:
     actions: AlertService
     tokens: TokenStore
     registry: Registry
-    devices: DeviceStateTable
+    devices: LatestState
     history: InfluxQueryClient | None
     metrics: ApiMetrics
     limiter: RateLimiter

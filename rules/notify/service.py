@@ -31,7 +31,8 @@ import paho.mqtt.client as mqtt
 import structlog
 from sqlalchemy import Engine
 
-from collector.models import Reading
+from collector.latest import LatestState
+from collector.models import Availability, Reading
 from collector.mqtt_source import BrokerTarget, make_client
 from collector.parsing import parse
 from collector.registry import Registry
@@ -44,7 +45,6 @@ from rules.notify.channels.mqtt import MqttChannel
 from rules.notify.channels.webhook import WebhookChannel
 from rules.notify.config import Receiver, Route, RoutingConfig
 from rules.notify.errors import DeliveryError
-from rules.notify.latest import LatestReadings
 from rules.notify.ledger import Due, Ledger, TrackInfo
 from rules.notify.messages import Reason
 from rules.notify.metrics import NotifyMetrics, default_metrics
@@ -60,7 +60,8 @@ from rules.store import AlertStore, NewAlert
 log = structlog.get_logger("louyu.notify")
 
 ALERT_TOPICS = "louyu/alerts/#"
-TELEMETRY_TOPICS = "louyu/+/+/+"
+# Readings and availability: an offline device's figures are stale in the snapshot as in the API.
+TELEMETRY_TOPICS = [("louyu/+/+/+", 0), ("louyu/+/+/+/availability", 0)]
 # On a first start with an existing store, events older than this are history, not news: a patrol
 # should not be paged for last week's alerts because the notifier was installed today.
 FIRST_START_WINDOW = dt.timedelta(minutes=15)
@@ -124,7 +125,8 @@ class NotifierService:
             upgrade(engine)
         self.store = AlertStore(engine)
         self.ledger = Ledger(engine)
-        self.latest = LatestReadings()
+        self.latest = LatestState(registry)  # for the snapshot; devices not in the registry are ignored
+        self.metrics.latest_devices.set_function(lambda: len(self.latest))
         self.routes: dict[str, Route] = {config.route_name(i): r for i, r in enumerate(config.routes)}
         self.mqtt_options = mqtt_options
         self.client = self._make_client(mqtt_options) if mqtt_options is not None else None
@@ -274,7 +276,7 @@ class NotifierService:
         _no_delay(client)
         client.subscribe(ALERT_TOPICS, qos=1)
         if self.config.snapshot is not None:
-            client.subscribe(TELEMETRY_TOPICS, qos=0)
+            client.subscribe(TELEMETRY_TOPICS)
         self.connected.set()
         # Handset messages that failed while the broker was away may be backing off for minutes:
         # with the broker back, they go now.
@@ -295,7 +297,7 @@ class NotifierService:
                 self._ingest_wake.set()
                 return
             reading = parse(message.topic, bytes(message.payload), int(time.time() * 1000))
-            if isinstance(reading, Reading):
+            if isinstance(reading, Reading | Availability):
                 self.latest.apply(reading)
         except Exception:  # never let one message kill the paho thread
             log.exception("message handling failed", topic=message.topic[:200])

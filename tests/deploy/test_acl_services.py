@@ -158,9 +158,9 @@ class Outcome:
 
 @pytest.fixture(scope="module")
 def outcome(shipped_broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
-    from api.device_state import DeviceStateTable
     from api.mqtt_feed import MqttConfig, MqttFeed
     from api.publisher import FeedPublisher
+    from collector.latest import LatestState
 
     broker = shipped_broker
     port, pw = broker.port, broker.passwords
@@ -240,7 +240,7 @@ snapshot: {{every: 1h, receivers: [li]}}
     record(notifier.client, "louyu-notifier", seen)
 
     # The API's feed and the publisher its AlertService acknowledges through (api/app.py).
-    table = DeviceStateTable()
+    table = LatestState(registry)
     wakeups = [0]
 
     def on_alert_event() -> None:

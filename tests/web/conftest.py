@@ -16,11 +16,11 @@ from sqlalchemy import Engine
 import api.tokens  # noqa: F401  (registers the api_tokens table)
 from api.app import create_app
 from api.config import ApiConfig
-from api.device_state import DeviceStateTable
 from api.influx import InfluxQueryClient
 from api.roles import Role
 from api.server import ApiServer
 from api.tokens import TokenStore
+from collector.latest import LatestState
 from collector.registry import Registry
 from rules.service import AlertService
 from rules.store import AlertStore
@@ -32,7 +32,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 class WebApi:
     server: ApiServer
     store: AlertStore
-    devices: DeviceStateTable
+    devices: LatestState
     token: dict[Role, str]
 
     @property
@@ -51,14 +51,14 @@ def start_web(engine: Engine, registry: Registry) -> Iterator[Callable[..., WebA
     def start(
         config: ApiConfig | None = None,
         history: InfluxQueryClient | None = None,
-        devices: DeviceStateTable | None = None,
+        devices: LatestState | None = None,
         actions: AlertService | None = None,
         store: AlertStore | None = None,
         clock: Callable[[], dt.datetime] | None = None,
     ) -> WebApi:
         store = store or AlertStore(engine)
         tokens = TokenStore(engine)
-        table = devices or DeviceStateTable()
+        table = devices if devices is not None else LatestState(registry)
         extra: dict[str, Any] = {"clock": clock} if clock else {}
         app = create_app(
             config or ApiConfig(rate_per_s=1000, rate_burst=1000, sse_poll_s=0.5, seed_from_influx=False),
