@@ -141,11 +141,31 @@ class AlertWithEvents(AlertPublic):
     events: list[AlertEventPublic]
 
 
+class AlertCounts(BaseModel):
+    """How many alerts the filters match, per severity and per state (zeros included). Each
+    facet ignores its own filter: `severity` counts every severity the other filters allow."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "severity": {"critical": 1, "major": 0, "minor": 500, "warning": 2, "info": 0},
+                    "state": {"firing": 498, "acknowledged": 5, "resolved": 120},
+                }
+            ]
+        }
+    )
+
+    severity: dict[Severity, int]
+    state: dict[AlertState, int]
+
+
 class AlertPage(BaseModel):
     """One page of alerts. Pass `next_cursor` back as `cursor` for the next page; null at the end."""
 
     items: list[AlertPublic]
     next_cursor: str | None = Field(default=None, examples=["eyJpZCI6IDQxfQ"])
+    counts: AlertCounts
 
 
 class NoteRequest(BaseModel):

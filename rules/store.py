@@ -9,29 +9,23 @@ database never double an alert or an event.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
+from rules.alert_query import AlertFilter, Filter, next_cursor, ordered
 from rules.db import SessionSource
-from rules.errors import AlertNotFound, InvalidCursor, InvalidSilence, InvalidTransition, SilenceNotFound
+from rules.errors import AlertNotFound, InvalidSilence, InvalidTransition, SilenceNotFound
 from rules.records import SEVERITIES, STATES, AlertRecord, EventRecord, JsonValue, SilenceRecord
 from rules.silences import muting
 from rules.tables import AlertRow, EventRow, PendingRow, SilenceRow
 
 MAX_PAGE: Final = 1000
-SORTS: Final = ("started_at", "updated_at", "id", "severity")
-
-Filter = str | Sequence[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,30 +107,6 @@ def _silence_record(row: SilenceRow) -> SilenceRecord:
     )
 
 
-def _as_list(value: Filter) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    return list(value)
-
-
-def _encode_cursor(sort: str, key: Any, alert_id: int) -> str:
-    raw = json.dumps([sort, key, alert_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        got_sort, key, alert_id = json.loads(raw)
-    except (ValueError, binascii.Error, TypeError) as error:
-        raise InvalidCursor(cursor) from error
-    if got_sort != sort or not isinstance(alert_id, int):
-        raise InvalidCursor(cursor)
-    return key, alert_id
-
-
 def _muted(active: Sequence[SilenceRecord], row: AlertRow, now: dt.datetime) -> bool:
     """Whether one of the active silences mutes this stored alert."""
     found = muting(active, rule=row.rule, severity=row.severity, building=row.building, kind=row.kind,
@@ -182,73 +152,39 @@ class AlertStore(SessionSource):
         kind: Filter = None,
         device: Filter = None,
         rule: Filter = None,
+        text: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
         sort: str = "-started_at",
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[AlertRecord], str | None]:
         """One page of alerts and the cursor of the next page (None on the last page).
 
-        `sort` is one of started_at, updated_at, id, severity, with `-` for descending; ties
-        are broken by id, and the cursor holds the last row's key, so pages stay stable while
-        new alerts arrive.
+        `sort` is one of started_at, updated_at, id, severity, priority, with `-` for descending
+        (`rules/alert_query.py` says what priority means); ties are broken by id, and the cursor
+        holds the last row's key, so pages stay stable while new alerts arrive.
         """
-        descending = sort.startswith("-")
-        name = sort.lstrip("-+")
-        if name not in SORTS:
-            raise ValueError(f"sort must be one of {', '.join(SORTS)} (with - for descending)")
-        column: Any = {
-            "started_at": AlertRow.started_at,
-            "updated_at": AlertRow.updated_at,
-            "id": AlertRow.id,
-            "severity": AlertRow.severity_rank,
-        }[name]
-        query = select(AlertRow)
-        for col, wanted in (
-            (AlertRow.state, state),
-            (AlertRow.severity, severity),
-            (AlertRow.building, building),
-            (AlertRow.kind, kind),
-            (AlertRow.device, device),
-            (AlertRow.rule, rule),
-        ):
-            values = _as_list(wanted)
-            if values is not None:
-                query = query.where(col.in_(values))
-        if cursor:
-            key, last_id = _decode_cursor(cursor, sort)
-            if name in ("started_at", "updated_at"):
-                try:
-                    key = dt.datetime.fromisoformat(key)
-                except (TypeError, ValueError) as error:
-                    raise InvalidCursor(cursor) from error
-            elif not isinstance(key, int) or isinstance(key, bool):
-                raise InvalidCursor(cursor)  # id and rank are integers (PostgreSQL would refuse)
-            # One row-value comparison, not `a < k OR (a = k AND id < i)`: both databases seek
-            # the index to it instead of filtering every row before the page.
-            position = tuple_(column, AlertRow.id)
-            after: ColumnElement[bool] = (
-                position < (key, last_id) if descending else position > (key, last_id)
-            )
-            query = query.where(after)
-        order = (column.desc(), AlertRow.id.desc()) if descending else (column.asc(), AlertRow.id.asc())
+        where = AlertFilter(state, severity, building, kind, device, rule, text, since, until)
+        query = ordered(where.apply(select(AlertRow)), sort, cursor)
         limit = min(max(1, limit), MAX_PAGE)
         with self._reader() as session:
-            rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
+            rows = session.scalars(query.limit(limit + 1)).all()
             records = [to_record(r) for r in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = records[-1]
-            key_value: Any
-            if name == "severity":
-                key_value = (
-                    SEVERITIES.index(last.severity) if last.severity in SEVERITIES else len(SEVERITIES)
-                )
-            elif name == "id":
-                key_value = last.id
-            else:
-                key_value = getattr(last, name).isoformat()
-            next_cursor = _encode_cursor(sort, key_value, last.id)
-        return records, next_cursor
+        more = next_cursor(sort, records[-1]) if len(rows) > limit else None
+        return records, more
+
+    def count_alerts(self, where: AlertFilter) -> dict[str, dict[str, int]]:
+        """How many alerts match, per severity and per state, zeros included. Each count ignores
+        its own filter (the severity counts every severity the other filters allow), so a
+        filter bar can show what choosing another value would bring."""
+        result = {"severity": dict.fromkeys(SEVERITIES, 0), "state": dict.fromkeys(STATES, 0)}
+        with self._reader() as session:
+            for facet, column in (("severity", AlertRow.severity), ("state", AlertRow.state)):
+                query = where.apply(select(column, func.count()), skip=(facet,)).group_by(column)
+                for value, count in session.execute(query).all():
+                    result[facet][value] = int(count)
+        return result
 
     def open_alerts(self) -> list[AlertRecord]:
         with self._reader() as session:
