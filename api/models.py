@@ -212,6 +212,22 @@ class SilenceCreate(BaseModel):
         return self
 
 
+class SilenceChange(BaseModel):
+    """Move the end of a silence in force: a new `ends_at`, or `extend_minutes` added to the
+    current end. Give exactly one. To end it now, DELETE it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"extend_minutes": 60}]})
+
+    ends_at: AwareDatetime | None = None
+    extend_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 365)
+
+    @model_validator(mode="after")
+    def _one_end(self) -> SilenceChange:
+        if (self.ends_at is None) == (self.extend_minutes is None):
+            raise ValueError("give exactly one of ends_at and extend_minutes")
+        return self
+
+
 class SilencePublic(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={

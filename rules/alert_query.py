@@ -15,7 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar, Unpack
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import Select, and_, case, false, func, or_, tuple_
 from sqlalchemy.sql.elements import ColumnElement
@@ -28,7 +28,7 @@ SORTS: Final = ("started_at", "updated_at", "id", "severity", "priority")
 URGENCIES: Final = ("escalated", "firing", "acknowledged", "silenced", "resolved")
 
 Filter = str | Sequence[str] | None
-Query = TypeVar("Query", bound="Select[Unpack[tuple[Any, ...]]]")
+Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
 
 # Urgency rank as SQL: the same order as `urgency_rank` below, which the cursor is built with.
 _FIRING_LOUD = and_(AlertRow.state == "firing", AlertRow.silenced == false())

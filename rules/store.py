@@ -424,6 +424,21 @@ class AlertStore(SessionSource):
                 row.ended_by = by
             return _silence_record(row)
 
+    def extend_silence(self, silence_id: int, ends_at: dt.datetime, now: dt.datetime) -> SilenceRecord:
+        """Move the end of a silence that is still in force or yet to start (longer or shorter)."""
+        with self._writer() as session, session.begin():
+            row = session.get(SilenceRow, silence_id, with_for_update=True)
+            if row is None:
+                raise SilenceNotFound(silence_id)
+            if row.ends_at <= now or row.closed_at is not None:
+                raise InvalidSilence(f"silence {silence_id} has ended: create a new one")
+            if ends_at <= max(now, row.starts_at):
+                raise InvalidSilence("the new end must be after now and after starts_at")
+            row.ends_at = ends_at
+            record = _silence_record(row)
+        self.apply_silences(now)
+        return record
+
     def apply_silences(self, now: dt.datetime) -> int:
         """Mark open alerts that an active silence mutes as silenced; returns how many changed."""
         active = self.list_silences(active_at=now)

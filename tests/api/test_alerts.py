@@ -204,6 +204,22 @@ def test_silences_create_list_end(api: Api) -> None:
         assert api.store.get(lot.id).silenced is True  # type: ignore[union-attr]
         listed = client.get("/api/v1/silences", params={"active": True}).json()
         assert [s["id"] for s in listed] == [silence["id"]]
+        # Extend by an hour past its end, then set an end outright; neither, both or the past: refused.
+        url = f"/api/v1/silences/{silence['id']}"
+        longer = client.patch(url, json={"extend_minutes": 60})
+        assert longer.status_code == 200, longer.text
+        end = dt.datetime.fromisoformat(silence["ends_at"])
+        assert dt.datetime.fromisoformat(longer.json()["ends_at"]) == end + dt.timedelta(hours=1)
+        later = end + dt.timedelta(hours=5)
+        assert client.patch(url, json={"ends_at": later.isoformat()}).json()["ends_at"] == later.isoformat(
+            timespec="microseconds"
+        )
+        assert [
+            client.patch(url, json=body).status_code
+            for body in ({}, {"extend_minutes": 5, "ends_at": later.isoformat()}, {"ends_at": T0.isoformat()})
+        ] == [422, 422, 400]
+        assert client.patch("/api/v1/silences/424242", json={"extend_minutes": 5}).status_code == 404
+        assert api.store.get(lot.id).silenced is True  # type: ignore[union-attr]
         ended = client.delete(f"/api/v1/silences/{silence['id']}")
         assert ended.status_code == 200 and ended.json()["active"] is False
         assert ended.json()["ended_by"] == "operator-1"
@@ -222,6 +238,8 @@ def test_silences_create_list_end(api: Api) -> None:
         codes = [client.post("/api/v1/silences", json=body).status_code for body in bad]
         assert codes == [400, 422, 422, 400, 422, 422]
         assert client.delete("/api/v1/silences/424242").status_code == 404
+        # An ended silence cannot be brought back by extending it.
+        assert client.patch(url, json={"extend_minutes": 60}).status_code == 400
 
 
 def _priority_population(api: Api) -> dict[str, int]:
