@@ -1,0 +1,197 @@
+"""The operators' console in a real headless Chromium against the real API (uvicorn, the SQLite
+alert store, mosquitto and the rules engine where the stream is the claim). Every request the
+page sends and every answer it reads is checked against the app's OpenAPI document (`contract`).
+
+Screenshots of each screen, at 1920x1080, 1366x768 and 390x844, in zh and en, go to
+test-artifacts/web/screens/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from playwright.sync_api import Browser, Page, ViewportSize, expect
+
+from api.roles import Role
+from louyu.testing.services import Mosquitto
+from rules.store import NewAlert
+from tests.web.browsing import PHONE, WALL, check_accessibility, publish, screenshot, sign_in
+from tests.web.conftest import WebApi
+from tests.web.contract import ApiContract
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+@contextmanager
+def console(
+    browser: Browser,
+    web: WebApi,
+    contract: ApiContract,
+    role: Role,
+    viewport: ViewportSize = WALL,
+    lang: str = "zh",
+    path: str = "",
+) -> Iterator[Page]:
+    """A signed-in dashboard whose API traffic is checked against the OpenAPI document."""
+    context = browser.new_context(viewport=viewport, locale="zh-CN" if lang == "zh" else "en-GB")
+    contract.attach(context, web.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        sign_in(page, web, role, lang, path)
+        yield page
+        assert errors == [], errors
+    finally:
+        context.close()
+
+
+def minor_flood(web: WebApi, n: int, at: dt.datetime) -> None:
+    """`n` minor device-offline alerts, newer than anything else: what a flood of invented bay
+    sensors going silent looks like."""
+    for i in range(n):
+        event = web.store.raise_alert(
+            NewAlert(
+                "device-offline", "minor", "darong-a", "parking_space", f"bay-{i:04d}", "silent", None, {}
+            ),
+            at + dt.timedelta(milliseconds=i),
+        )
+        assert event is not None
+
+
+def test_a_critical_alert_is_the_first_row_whatever_floods_the_list(
+    browser: Browser, system: WebApi, mosquitto: Mosquitto, contract: ApiContract
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    # An older critical that escalated unacknowledged, then 500 minor ones, all newer.
+    old = system.store.raise_alert(
+        NewAlert(
+            "aed-cabinet-open",
+            "critical",
+            "darong-c",
+            "aed",
+            "aed-c-1f-lobby",
+            "AED cabinet opened",
+            True,
+            {},
+        ),
+        now - dt.timedelta(minutes=20),
+    )
+    assert old is not None
+    assert system.store.escalate(old.alert.id, 0, now - dt.timedelta(minutes=15)) is not None
+    minor_flood(system, 500, now - dt.timedelta(minutes=10))
+    with console(browser, system, contract, Role.OPERATOR) as page:
+        first = page.locator("#alert-list > li").first
+        expect(first).to_have_attribute("data-id", str(old.alert.id))
+        expect(page.locator('#severity-counts [data-severity="minor"] .count')).to_have_text("500")
+        expect(page.locator('#severity-counts [data-severity="critical"] .count')).to_have_text("1")
+        # A new critical alert through the real path: sensor -> broker -> engine -> store -> stream.
+        publish(mosquitto, "louyu/darong-b/aed/aed-b-1f-lobby", {"state": "ready", "cabinet_open": True})
+        fresh = page.locator(f'#alert-list > li[data-severity="critical"]:not([data-id="{old.alert.id}"])')
+        expect(fresh).to_have_count(1, timeout=10_000)
+        rows = page.locator("#alert-list > li")
+        # Escalated first, then the new critical, then the minor ones.
+        expect(rows.nth(0)).to_have_attribute("data-id", str(old.alert.id))
+        expect(rows.nth(1)).to_have_attribute("data-severity", "critical")
+        expect(rows.nth(2)).to_have_attribute("data-severity", "minor")
+        expect(page.locator('#severity-counts [data-severity="critical"] .count')).to_have_text(
+            "2", timeout=5_000
+        )
+        # The banner names the most urgent (the escalated one), not the newest.
+        expect(page.locator("#banner")).to_be_visible()
+        expect(page.locator("#banner")).to_have_attribute("data-alert-id", str(old.alert.id))
+        expect(page.locator("#banner-text")).to_contain_text("aed-c-1f-lobby")
+        expect(page.locator("#banner-text")).to_contain_text("1")
+        # The tab's title counts what fires, critical named first.
+        expect(page).to_have_title("(502) 2 紧急 · 楼宇监控 · 大荣片区", timeout=5_000)
+        expect(page.locator("#favicon")).to_have_attribute("href", "/static/web/favicon-critical.svg")
+        # The first page held 100 rows (and the live one came on top); the next page continues
+        # after the last by the same order, without repeating any.
+        expect(rows).to_have_count(101)
+        page.locator("#alert-more").click()
+        expect(rows).to_have_count(201)
+        ids = [int(i) for i in rows.evaluate_all("(rows) => rows.map((r) => r.dataset.id)")]
+        assert len(set(ids)) == 201
+        screenshot(page, "alerts-flood-wall-zh")
+        check_accessibility(page, "alert list with a flood")
+    assert contract.calls("/api/v1/alerts") >= 4
+
+
+def lot_alert(web: WebApi, device: str = "garage", at: dt.datetime | None = None) -> int:
+    event = web.store.raise_alert(
+        NewAlert(
+            "parking-lot-full", "warning", "darong-a", "parking_lot", device, f"{device} full", 0.97, {}
+        ),
+        at or dt.datetime.now(dt.UTC),
+    )
+    assert event is not None
+    return event.alert.id
+
+
+def test_silence_from_an_alert_list_extend_and_end(
+    browser: Browser, system: WebApi, contract: ApiContract
+) -> None:
+    alert_id = lot_alert(system)
+    with console(browser, system, contract, Role.OPERATOR) as page:
+        row = page.locator(f'#alert-list > li[data-id="{alert_id}"]')
+        # Straight from the alert list (the Buildings tab never opened): the building is kept.
+        row.locator('[data-action="silence"]').click()
+        expect(page.locator("#view-silences")).to_be_visible()
+        expect(page.locator("#silence-building")).to_have_value("darong-a")
+        expect(page.locator("#silence-kind")).to_have_value("parking_lot")
+        expect(page.locator("#silence-device")).to_have_value("garage")
+        expect(page.locator("#silence-rule")).to_have_value("parking-lot-full")
+        expect(page.locator("#silence-reason")).to_be_focused()
+        page.locator("#silence-reason").fill("车库活动 满位属正常")
+        page.locator("#silence-duration").fill("30")
+        page.locator("#silence-form button[type=submit]").click()
+        item = page.locator("#silence-list > li")
+        expect(item).to_have_count(1)
+        expect(item).to_contain_text("大荣中心 A 座")
+        expect(item).to_contain_text("车库活动 满位属正常")
+        expect(page.locator("#silence-error")).to_be_empty()
+        [silence] = system.store.list_silences(active_at=dt.datetime.now(dt.UTC))
+        assert (silence.building, silence.kind, silence.device, silence.rule) == (
+            "darong-a",
+            "parking_lot",
+            "garage",
+            "parking-lot-full",
+        )
+        assert silence.created_by.startswith("operator")
+        assert system.store.get(alert_id).silenced is True  # type: ignore[union-attr]
+        screenshot(page, "silences-wall-zh")
+        check_accessibility(page, "silences")
+
+        item.locator('[data-action="extend"]').click()
+        expect(page.locator("#silence-status")).to_have_text("静默已延长 1 小时。")
+        extended = system.store.get_silence(silence.id)
+        assert extended is not None and extended.ends_at - silence.ends_at == dt.timedelta(hours=1)
+
+        page.locator("#silence-list > li").locator('[data-action="end"]').click()
+        expect(page.locator("#silence-empty")).to_be_visible()
+        expect(page.locator("#silence-list > li")).to_have_count(0)
+        ended = system.store.get_silence(silence.id)
+        assert ended is not None and ended.ended_by is not None
+        assert system.store.get(alert_id).silenced is False  # type: ignore[union-attr]
+    assert contract.calls("/api/v1/silences", "POST") == 1
+    assert contract.calls("/api/v1/silences/{silence_id}", "PATCH") == 1
+    assert contract.calls("/api/v1/silences/{silence_id}", "DELETE") == 1
+
+
+@pytest.mark.parametrize("role", [Role.PATROL, Role.VIEWER])
+def test_roles_without_silences_are_told_so(
+    browser: Browser, system: WebApi, contract: ApiContract, role: Role
+) -> None:
+    lot_alert(system)
+    with console(browser, system, contract, role, viewport=PHONE, path="#/silences") as page:
+        expect(page.locator("#silence-denied")).to_be_visible()
+        expect(page.locator("#silence-denied")).to_contain_text("无权查看或管理静默")
+        expect(page.locator("#silence-form")).to_be_hidden()
+        page.locator('nav.tabs a[data-view="alerts"]').click()
+        expect(page.locator("#alert-list > li")).to_have_count(1)
+        expect(page.locator('[data-action="silence"]')).to_have_count(0)
+    # The page does not even ask: no 403 met, nothing to explain away.
+    assert contract.calls("/api/v1/silences") == 0
