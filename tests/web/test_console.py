@@ -6,18 +6,27 @@ Screenshots of each screen, at 1920x1080, 1366x768 and 390x844, in zh and en, go
 test-artifacts/web/screens/.
 """
 
+# ruff: noqa: RUF001  (full-width brackets are correct in the Chinese texts checked here)
+
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import re
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
+from sqlalchemy import Engine
 
 from api.roles import Role
+from collector.registry import Registry
 from louyu.testing.services import Mosquitto
+from rules.notify.config import parse_routing
+from rules.notify.service import NotifierService
 from rules.store import NewAlert
+from tests.notify.helpers import SECRET, HttpReceiver
 from tests.web.browsing import PHONE, WALL, check_accessibility, publish, screenshot, sign_in
 from tests.web.conftest import WebApi
 from tests.web.contract import ApiContract
@@ -195,3 +204,109 @@ def test_roles_without_silences_are_told_so(
         expect(page.locator('[data-action="silence"]')).to_have_count(0)
     # The page does not even ask: no 403 met, nothing to explain away.
     assert contract.calls("/api/v1/silences") == 0
+
+
+@contextmanager
+def notifier(engine: Engine, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpReceiver]:
+    """The real notifier on the alert store, paging one webhook receiver (`ops`) that fails its
+    first request, so the delivery record has a retry to show."""
+    monkeypatch.setenv("LOUYU_TEST_HOOK_SECRET", SECRET)
+    receiver = HttpReceiver(respond=lambda n: 503 if n == 1 else 200)
+    service = NotifierService(
+        parse_routing(f"""
+receivers:
+  - name: ops
+    webhook: {{url: "{receiver.url}", secret_env: LOUYU_TEST_HOOK_SECRET}}
+    retry: {{initial: 20ms, max: 100ms}}
+routes: [{{receivers: [ops]}}]
+"""),
+        registry,
+        engine,
+        None,
+        poll_s=0.05,
+    )
+    service.start()
+    try:
+        yield receiver
+    finally:
+        service.stop()
+        receiver.close()
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_ack_with_note_by_keyboard_bulk_ack_and_the_alert_timeline(
+    browser: Browser,
+    system: WebApi,
+    contract: ApiContract,
+    engine: Engine,
+    registry: Registry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with notifier(engine, registry, monkeypatch) as receiver:
+        first = lot_alert(system, "garage")
+        wait_until(lambda: len(receiver.ok()) >= 1)
+        others = [lot_alert(system, f"garage-b{n}") for n in (1, 2)]
+        with console(browser, system, contract, Role.PATROL, viewport=PHONE) as patrol:
+            row = patrol.locator(f'#alert-list > li[data-id="{first}"]')
+            # Keyboard only: the note, Tab to "Acknowledge", Enter.
+            row.locator("input.note").focus()
+            patrol.keyboard.type("到达现场")
+            patrol.keyboard.press("Tab")
+            assert patrol.evaluate("document.activeElement.dataset.action") == "ack"
+            patrol.keyboard.press("Enter")
+            expect(row).to_have_attribute("data-state", "acknowledged")
+            expect(row.locator('[data-role="ack-note"]')).to_contain_text("到达现场")
+            # The row moved below the firing ones, and the focus went with it, not to <body>.
+            assert patrol.evaluate("document.activeElement.closest('li')?.dataset.id") == str(first)
+            # Bulk: select every firing alert, one note for all.
+            patrol.locator("#bulk-all").check()
+            expect(patrol.locator("#bulk-ack")).to_have_text("确认所选（2）")
+            patrol.locator("#bulk-note").fill("批量处理")
+            patrol.locator("#bulk-ack").click()
+            for alert_id in others:
+                expect(patrol.locator(f'#alert-list > li[data-id="{alert_id}"]')).to_have_attribute(
+                    "data-state", "acknowledged"
+                )
+            expect(patrol.locator("#action-status")).to_have_text("已确认 2 条告警。")
+            screenshot(patrol, "alerts-acknowledged-phone-zh")
+        for alert_id in others:
+            assert system.store.events(alert_id)[-1].note == "批量处理"
+        wait_until(lambda: len(receiver.ok()) >= 4)  # ops told of the acknowledgements too
+
+        with console(browser, system, contract, Role.OPERATOR, path=f"#/alert/{first}") as operator:
+            timeline = operator.locator("#timeline")
+            expect(timeline.locator('[data-event="raised"]')).to_have_count(1)
+            acked = timeline.locator('[data-event="acknowledged"]')
+            expect(acked).to_contain_text("patrol-")
+            expect(acked).to_contain_text("到达现场")
+            delivery = timeline.locator('[data-event="delivery"][data-status="delivered"]').first
+            expect(delivery).to_contain_text("ops (webhook)")
+            expect(delivery).to_contain_text("尝试 2 次")  # the 503, then the retry that worked
+            expect(operator.locator("#detail-head [data-role=state]")).to_have_text("已确认")
+            expect(operator.locator("#detail-head [data-role=age]")).to_have_text(
+                re.compile(r"^已持续 \d+ 分钟$")
+            )
+            # Resolve from the detail view: a confirmation first, with the note shown.
+            operator.locator("#detail-actions input.note").fill("车库已疏通")
+            operator.locator('#detail-actions [data-action="resolve"]').click()
+            expect(operator.locator("#confirm-dialog")).to_be_visible()
+            expect(operator.locator("#confirm-note")).to_contain_text("车库已疏通")
+            expect(operator.locator("#confirm-warning")).to_be_hidden()
+            screenshot(operator, "alert-resolve-confirm-wall-zh")
+            operator.locator("#confirm-ok").click()
+            resolved = timeline.locator('[data-event="resolved"]')
+            expect(resolved).to_contain_text("operator-")
+            expect(resolved).to_contain_text("车库已疏通")
+            expect(operator.locator("#detail-head [data-role=state]")).to_have_text("已解决")
+            screenshot(operator, "alert-detail-wall-zh")
+            check_accessibility(operator, "alert detail")
+    record = system.store.get(first)
+    assert record is not None and record.state == "resolved" and record.resolved_by is not None
+    assert contract.calls("/api/v1/alerts/{alert_id}/deliveries") >= 1
+    assert contract.calls("/api/v1/alerts/{alert_id}/ack", "POST") == 3

@@ -2,15 +2,16 @@
 // note), every notification with its receiver and result (operators and up may read those),
 // resolved by whom and why; with the same actions as in the list.
 
-import { api, buildingLabel, can } from "./api.js";
+import { api, buildingLabel, buildings, can } from "./api.js";
 import { actionBar, deviceHref, durationText } from "./alert_row.js";
 import { el, fmtTime, t } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 
 export async function showAlert(id) {
-  const [alert, deliveries] = await Promise.all([
+  const [alert, , deliveries] = await Promise.all([
     api(`alerts/${id}`),
+    buildings(),
     can("resolve") ? api(`alerts/${id}/deliveries`) : Promise.resolve(null),
   ]);
   renderAlert(alert, deliveries);
