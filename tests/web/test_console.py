@@ -27,7 +27,7 @@ from rules.notify.config import parse_routing
 from rules.notify.service import NotifierService
 from rules.store import NewAlert
 from tests.notify.helpers import SECRET, HttpReceiver
-from tests.web.browsing import PHONE, WALL, check_accessibility, publish, screenshot, sign_in
+from tests.web.browsing import PHONE, SIZES, WALL, check_accessibility, publish, screenshot, sign_in
 from tests.web.conftest import WebApi
 from tests.web.contract import ApiContract
 
@@ -310,3 +310,123 @@ def test_ack_with_note_by_keyboard_bulk_ack_and_the_alert_timeline(
     assert record is not None and record.state == "resolved" and record.resolved_by is not None
     assert contract.calls("/api/v1/alerts/{alert_id}/deliveries") >= 1
     assert contract.calls("/api/v1/alerts/{alert_id}/ack", "POST") == 3
+
+
+def filter_population(web: WebApi) -> dict[str, int]:
+    now = dt.datetime.now(dt.UTC)
+    rows = {
+        "critical": ("aed-cabinet-open", "critical", "darong-b", "aed", "aed-b-1f-lobby", now),
+        "major": ("aed-fault", "major", "darong-c", "aed", "aed-c-1f-lobby", now),
+        "lot": ("parking-lot-full", "warning", "darong-a", "parking_lot", "garage", now),
+        "lot-b1": ("parking-lot-full", "warning", "darong-a", "parking_lot", "garage-b1", now),
+        "lot-old": (
+            "parking-lot-full",
+            "warning",
+            "darong-a",
+            "parking_lot",
+            "garage-b2",
+            now - dt.timedelta(hours=3),
+        ),
+        "done": (
+            "canteen-crowded",
+            "warning",
+            "darong-b",
+            "canteen",
+            "main-hall",
+            now - dt.timedelta(hours=1),
+        ),
+    }
+    ids = {}
+    for name, (rule, severity, building, kind, device, at) in rows.items():
+        event = web.store.raise_alert(
+            NewAlert(rule, severity, building, kind, device, f"{rule} {device}", 1, {}), at
+        )
+        assert event is not None
+        ids[name] = event.alert.id
+    web.store.resolve(ids["done"], "ops-li", "queue gone", now)
+    return ids
+
+
+def shown(page: Page) -> list[int]:
+    return [
+        int(i)
+        for i in page.locator("#alert-list > li").evaluate_all("(rows) => rows.map((r) => r.dataset.id)")
+    ]
+
+
+def test_filters_live_in_the_url_and_counts_follow_them(
+    browser: Browser, system: WebApi, contract: ApiContract
+) -> None:
+    ids = filter_population(system)
+    with console(
+        browser, system, contract, Role.OPERATOR, path="#/alerts?severity=warning&building=darong-a"
+    ) as page:
+        rows = page.locator("#alert-list > li")
+        expect(rows).to_have_count(3)
+        assert sorted(shown(page)) == sorted([ids["lot"], ids["lot-b1"], ids["lot-old"]])
+        expect(page.locator("#f-severity")).to_have_value("warning")
+        expect(page.locator("#f-building")).to_have_value("darong-a")
+        expect(page.locator('#severity-counts [data-severity="warning"]')).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        expect(page.locator('#severity-counts [data-severity="warning"] .count')).to_have_text("3")
+        # Text and time range: typed, submitted, written to the URL.
+        page.locator("#f-q").fill("B1")
+        page.locator("#alert-filters button[type=submit]").click()
+        expect(rows).to_have_count(1)
+        assert shown(page) == [ids["lot-b1"]]
+        assert "q=B1" in page.url
+        page.locator("#f-q").fill("")
+        page.locator("#f-range").select_option("1h")
+        expect(rows).to_have_count(2)
+        assert "range=1h" in page.url
+        # A reload keeps the filter (and the sign-in: the token lives in the tab).
+        page.reload()
+        expect(page.locator("#f-range")).to_have_value("1h")
+        expect(rows).to_have_count(2)
+        page.locator("#f-clear").click()
+        expect(rows).to_have_count(5)
+        assert page.url.endswith("#/alerts")
+        assert shown(page)[:2] == [ids["critical"], ids["major"]]
+        # A severity chip filters; its count is that of the whole store, not of the page.
+        page.locator('#severity-counts [data-severity="critical"]').click()
+        expect(rows).to_have_count(1)
+        assert "severity=critical" in page.url
+        page.locator("#f-clear").click()
+        page.locator("#f-state").select_option("resolved")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_have_attribute("data-state", "resolved")
+        page.locator("#f-kind").select_option("aed")
+        expect(page.locator("#alert-empty")).to_be_visible()
+        screenshot(page, "alerts-filtered-empty-wall-zh")
+    with console(browser, system, contract, Role.VIEWER, lang="en", path="#/alerts?kind=aed") as page:
+        expect(page.locator("#alert-list > li")).to_have_count(2)
+        expect(page.locator("#alert-summary")).to_have_text("Showing 2 of 2")
+        expect(page.locator('#severity-counts [data-severity="critical"]')).to_contain_text("critical")
+        expect(page.locator("#bulk")).to_be_hidden()  # a viewer acknowledges nothing
+
+
+def test_every_screen_at_three_sizes_in_both_languages(
+    browser: Browser, system: WebApi, contract: ApiContract
+) -> None:
+    ids = filter_population(system)
+    system.store.acknowledge(ids["major"], "patrol-wang", "on my way", dt.datetime.now(dt.UTC))
+    for lang in ("zh", "en"):
+        for size, viewport in SIZES.items():
+            with console(browser, system, contract, Role.OPERATOR, viewport=viewport, lang=lang) as page:
+                expect(page.locator("#alert-list > li")).to_have_count(5)
+                expect(page.locator("#alert-list > li").first).to_be_in_viewport()
+                screenshot(page, f"alerts-{size}-{lang}")
+                check_accessibility(page, f"alerts {size} {lang}")
+                page.locator("#alert-list > li").first.locator('[data-role="detail"]').click()
+                expect(page.locator("#timeline > li")).to_have_count(1)
+                screenshot(page, f"alert-detail-{size}-{lang}")
+                check_accessibility(page, f"alert detail {size} {lang}")
+                page.locator('nav.tabs a[data-view="silences"]').click()
+                expect(page.locator("#silence-form")).to_be_visible()
+                screenshot(page, f"silences-{size}-{lang}")
+                check_accessibility(page, f"silences {size} {lang}")
+                if lang == "zh":
+                    # No English words of the interface on a Chinese page (alert summaries are data).
+                    chrome = " ".join(page.locator("header, nav.tabs, #view-silences").all_inner_texts())
+                    assert not re.search(r"\b(Alerts|Silences|Sign out|firing|Failed|HTTP)\b", chrome), chrome

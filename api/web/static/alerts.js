@@ -103,6 +103,13 @@ export async function showAlerts() {
     $("f-building").append(...all.map((b) => el("option", { value: b.building }, buildingName(b))));
   }
   fillForm(filter);
+  // Open on a wide screen or when a filter is set; on a phone the alerts come first.
+  const active = Object.keys(filter).filter((k) => k !== "state" || filter.state !== "open").length;
+  $("filter-active").textContent = active ? `(${active})` : "";
+  if (!list.boxSet) {
+    $("filter-box").open = active > 0 || matchMedia("(min-width: 1600px)").matches;
+    list.boxSet = true;
+  }
   if (!same) await loadAlerts();
 }
 
