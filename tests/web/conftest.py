@@ -64,6 +64,7 @@ def start_web(engine: Engine, registry: Registry) -> Iterator[Callable[..., WebA
         actions: AlertService | None = None,
         store: AlertStore | None = None,
         clock: Callable[[], dt.datetime] | None = None,
+        port: int = 0,
     ) -> WebApi:
         store = store or AlertStore(engine)
         tokens = TokenStore(engine)
@@ -79,7 +80,7 @@ def start_web(engine: Engine, registry: Registry) -> Iterator[Callable[..., WebA
             actions=actions,
             **extra,
         )
-        server = ApiServer(app, "127.0.0.1", 0)
+        server = ApiServer(app, "127.0.0.1", port)
         server.start()
         started.append(server)
         now = dt.datetime.now(dt.UTC)

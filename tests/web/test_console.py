@@ -430,3 +430,24 @@ def test_every_screen_at_three_sizes_in_both_languages(
                     # No English words of the interface on a Chinese page (alert summaries are data).
                     chrome = " ".join(page.locator("header, nav.tabs, #view-silences").all_inner_texts())
                     assert not re.search(r"\b(Alerts|Silences|Sign out|firing|Failed|HTTP)\b", chrome), chrome
+
+
+def test_the_page_says_when_the_api_is_gone_and_recovers_without_a_reload(
+    browser: Browser, system: WebApi, contract: ApiContract, start_web: Callable[..., WebApi]
+) -> None:
+    with console(browser, system, contract, Role.PATROL) as page:
+        expect(page.locator("#alert-empty")).to_be_visible()
+        page.evaluate("window.__sameDocument = true")
+        port = system.server.port
+        system.server.stop()
+        expect(page.locator("#outage")).to_be_visible(timeout=10_000)
+        expect(page.locator("#live")).to_have_attribute("data-state", re.compile("lost|connecting"))
+        # Meanwhile an alert is raised; the API comes back on the same address.
+        alert_id = lot_alert(system)
+        screenshot(page, "outage-wall-zh")
+        check_accessibility(page, "outage")
+        start_web(store=system.store, port=port)
+        expect(page.locator(f'#alert-list > li[data-id="{alert_id}"]')).to_be_visible(timeout=30_000)
+        expect(page.locator("#outage")).to_be_hidden()
+        expect(page.locator("#live")).to_have_attribute("data-state", "connected")
+        assert page.evaluate("window.__sameDocument") is True  # no reload happened

@@ -30,9 +30,15 @@ app.onAlert = (alert, event) => {
   if (view.name === "alert" && Number(view.args[0]) === alert.id) showAlert(alert.id).catch(() => {});
 };
 app.onUnauthorized = () => signOut(t("signin.bad"));
-// The outage line: shown while the API does not answer, gone at its next answer.
+// The outage line: shown while the API does not answer or the stream is down, gone when both
+// are back (the stream retries by itself; views retry every 5 s).
+const outage = { api: false, stream: false };
+function showOutage() {
+  $("outage").hidden = !app.session || !(outage.api || outage.stream);
+}
 app.onReachable = (ok) => {
-  $("outage").hidden = ok;
+  outage.api = !ok;
+  showOutage();
 };
 
 // ---------------------------------------------------------------- sign-in
@@ -114,6 +120,8 @@ function startStream() {
     onState: (state) => {
       if (state === "unauthorized") return signOut(t("signin.bad"));
       setLive(state);
+      outage.stream = state === "lost";
+      showOutage();
       if (state === "lost") wasLost = true;
       // Back after a drop: the replay covers the events, a reload covers counts and the view.
       if (state === "connected" && wasLost) {
