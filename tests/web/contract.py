@@ -10,6 +10,7 @@ checked on the way out only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections import Counter
@@ -153,11 +154,17 @@ class ApiContract:
             return
         try:
             response = route.fetch()
-        except PlaywrightError:  # the page closed or the server is gone: the page sees the failure
-            route.abort()
+        except PlaywrightError:  # the server is gone: the page sees the failure, as it would
+            with contextlib.suppress(PlaywrightError):
+                route.abort()
             return
-        self.check_response(op, request.method, path, response.status, response.headers, response.body())
-        route.fulfill(response=response)
+        try:
+            body = response.body()
+        except PlaywrightError:  # the page was closed while its answer was on the way
+            return
+        self.check_response(op, request.method, path, response.status, response.headers, body)
+        with contextlib.suppress(PlaywrightError):  # the same, a moment later
+            route.fulfill(response=response)
 
     def calls(self, template: str, method: str = "GET") -> int:
         """How many answers to that operation were checked (so a test knows the check ran)."""

@@ -147,7 +147,7 @@ def test_buildings_and_device_detail(browser: Browser, system: WebApi, mosquitto
         expect(page.locator("[data-action]")).to_have_count(0)
         # Device detail: latest reading (history needs InfluxDB; here it says so).
         page.goto(f"{system.url}/dashboard#/device/darong-b/canteen/main-hall")
-        expect(page.locator("#device-latest")).to_contain_text("occupancy")
+        expect(page.locator("#device-latest")).to_contain_text("在场人数")
         expect(page.locator("#device-latest")).to_contain_text("300")
         expect(page.locator("#history-field option")).to_have_count(4)
         page.screenshot(path=str(ARTIFACTS / "dashboard-device.png"))

@@ -451,3 +451,45 @@ def test_the_page_says_when_the_api_is_gone_and_recovers_without_a_reload(
         expect(page.locator("#outage")).to_be_hidden()
         expect(page.locator("#live")).to_have_attribute("data-state", "connected")
         assert page.evaluate("window.__sameDocument") is True  # no reload happened
+
+
+def test_the_alarm_repeats_until_acknowledged_and_can_be_muted_for_a_while(
+    browser: Browser, system: WebApi, contract: ApiContract
+) -> None:
+    raised = system.store.raise_alert(
+        NewAlert(
+            "aed-cabinet-open",
+            "critical",
+            "darong-b",
+            "aed",
+            "aed-b-1f-lobby",
+            "AED cabinet opened",
+            True,
+            {},
+        ),
+        dt.datetime.now(dt.UTC),
+    )
+    assert raised is not None
+    context = browser.new_context(viewport=WALL, locale="zh-CN")
+    contract.attach(context, system.url)
+    # The per-browser repeat setting, at its shortest, so the test need not wait minutes.
+    context.add_init_script("try { localStorage.setItem('louyu.alarm.repeatSeconds', '5') } catch {}")
+    page = context.new_page()
+    try:
+        sign_in(page, system, Role.OPERATOR)
+        page.locator("#banner-dismiss").click()  # hiding the banner does not stop the alarm
+        expect(page.locator("body")).to_have_attribute("data-beeps", "2", timeout=15_000)
+        with system.client(Role.PATROL) as client:
+            assert client.post(f"/api/v1/alerts/{raised.alert.id}/ack", json={}).status_code == 200
+        row = page.locator(f'#alert-list > li[data-id="{raised.alert.id}"]')
+        expect(row).to_have_attribute("data-state", "acknowledged", timeout=10_000)
+        beeps = page.locator("body").get_attribute("data-beeps")
+        page.wait_for_timeout(6_000)
+        expect(page.locator("body")).to_have_attribute("data-beeps", str(beeps))  # acknowledged: quiet
+        page.locator("#sound-toggle").click()
+        expect(page.locator("#sound-toggle")).to_have_attribute("aria-pressed", "false")
+        expect(page.locator("#sound-toggle")).to_contain_text("静音至")
+        page.reload()  # per browser: still muted after a reload
+        expect(page.locator("#sound-toggle")).to_contain_text("静音至")
+    finally:
+        context.close()

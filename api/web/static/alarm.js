@@ -9,12 +9,19 @@ import { t } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 
+// Per browser (localStorage): until when the sound is muted, and how often it repeats.
+const MUTE_KEY = "louyu.alarm.mutedUntil";
+const REPEAT_KEY = "louyu.alarm.repeatSeconds";
+const MUTE_MS = 15 * 60000;
+
 const state = {
   critical: new Map(), // id -> alert, open critical alerts
   dismissed: new Set(),
-  soundOn: true,
   audio: null,
 };
+
+const mutedUntil = () => Number(localStorage.getItem(MUTE_KEY) || 0);
+const soundOn = () => mutedUntil() <= Date.now();
 
 export async function loadCritical() {
   const page = await api("alerts?severity=critical&state=firing&state=acknowledged&sort=priority&limit=200");
@@ -77,7 +84,7 @@ document.addEventListener("keydown", unlockAudio, { once: true });
 
 function beep() {
   document.body.dataset.beeps = String(Number(document.body.dataset.beeps || 0) + 1);
-  if (!state.soundOn) return;
+  if (!soundOn()) return;
   unlockAudio();
   const ctx = state.audio;
   if (!ctx) return;
@@ -100,9 +107,29 @@ function beep() {
   }
 }
 
+// "Sound: on" mutes for 15 minutes (then it comes back by itself); pressed again, sound is on.
+function showSound() {
+  const on = soundOn();
+  const until = new Date(mutedUntil()).toLocaleTimeString(document.documentElement.lang, { hour: "2-digit", minute: "2-digit", hour12: false });
+  $("sound-toggle").textContent = on ? t("sound.on") : t("sound.muted_until").replace("{time}", until);
+  $("sound-toggle").setAttribute("aria-pressed", String(on));
+}
 $("sound-toggle").addEventListener("click", () => {
-  state.soundOn = !state.soundOn;
-  $("sound-toggle").textContent = t(state.soundOn ? "sound.on" : "sound.off");
-  $("sound-toggle").setAttribute("aria-pressed", String(state.soundOn));
-  if (state.soundOn) unlockAudio();
+  if (soundOn()) localStorage.setItem(MUTE_KEY, String(Date.now() + MUTE_MS));
+  else {
+    localStorage.removeItem(MUTE_KEY);
+    unlockAudio();
+  }
+  showSound();
 });
+showSound();
+
+// While a critical alert fires unacknowledged (and not silenced), the beeps come back every
+// minute: dismissing the banner hides it, it does not stop the alarm. Acknowledging does.
+function repeat() {
+  const waiting = [...state.critical.values()].some((a) => a.state === "firing" && !a.silenced);
+  if (waiting) beep();
+  showSound();
+  setTimeout(repeat, Math.max(5, Number(localStorage.getItem(REPEAT_KEY) || 60)) * 1000);
+}
+setTimeout(repeat, Math.max(5, Number(localStorage.getItem(REPEAT_KEY) || 60)) * 1000);

@@ -51,7 +51,7 @@ export async function api(path, { method = "GET", body } = {}) {
     app.onReachable(false);
     throw new ApiError(0, String(error));
   }
-  app.onReachable(response.status < 500);
+  app.onReachable(true); // it answered: a 503 about InfluxDB is not an outage of the API
   if (response.status === 401) {
     app.onUnauthorized();
     throw new ApiError(401);

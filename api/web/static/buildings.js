@@ -52,7 +52,7 @@ export async function loadBuildings() {
         "h2",
         { id: `b-${b.building}` },
         el("span", {}, buildingName(b)),
-        b.open_alerts ? el("span", { class: "badge sev-major" }, `${b.open_alerts} ${t("nav.alerts")}`) : null,
+        b.open_alerts ? el("span", { class: "badge sev-major" }, t("buildings.open_alerts").replace("{n}", b.open_alerts)) : null,
       ),
     );
     const lotsHere = lotBy.get(b.building) || [];

@@ -12,6 +12,12 @@ const NUMERIC_FIELDS = {
   canteen: ["occupancy", "queue_length", "takeaway_pending", "capacity"],
 };
 
+// A reading's field in the page's language; a field we have no word for keeps its name.
+function fieldName(key) {
+  const word = t("field." + key);
+  return word === "field." + key ? key : word;
+}
+
 function currentDevice() {
   const parts = location.hash.replace(/^#\/?/, "").split("?")[0].split("/").filter(Boolean).map(decodeURIComponent);
   return parts[0] === "device" ? parts.slice(1) : null;
@@ -24,7 +30,7 @@ export async function loadDevice(building, kind, device, { chart = true } = {}) 
     [t("device.status"), t("status." + d.status)],
     [t("device.seen"), fmtTime(d.last_seen, true)],
     ...(d.location ? [[t("device.location"), d.location]] : []),
-    ...Object.entries(d.reading || {}).map(([k, v]) => [k, typeof v === "number" ? fmtNumber(v, 1) : String(v)]),
+    ...Object.entries(d.reading || {}).map(([k, v]) => [fieldName(k), typeof v === "number" ? fmtNumber(v, 1) : String(v)]),
   ];
   $("device-latest").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   await refreshDeviceAlerts();
@@ -32,7 +38,7 @@ export async function loadDevice(building, kind, device, { chart = true } = {}) 
     const select = $("history-field");
     const fields = NUMERIC_FIELDS[kind] || [];
     if (select.dataset.kind !== kind) {
-      select.replaceChildren(...fields.map((f) => el("option", { value: f }, f)));
+      select.replaceChildren(...fields.map((f) => el("option", { value: f }, fieldName(f))));
       select.dataset.kind = kind;
     }
     await drawHistory();
