@@ -416,6 +416,9 @@ def test_every_screen_at_three_sizes_in_both_languages(
             with console(browser, system, contract, Role.OPERATOR, viewport=viewport, lang=lang) as page:
                 expect(page.locator("#alert-list > li")).to_have_count(5)
                 expect(page.locator("#alert-list > li").first).to_be_in_viewport()
+                # Loaded (not live) acknowledged alerts show the acknowledger's note as well.
+                note = page.locator(f'#alert-list > li[data-id="{ids["major"]}"] [data-role="ack-note"]')
+                expect(note).to_contain_text("on my way")
                 screenshot(page, f"alerts-{size}-{lang}")
                 check_accessibility(page, f"alerts {size} {lang}")
                 page.locator("#alert-list > li").first.locator('[data-role="detail"]').click()

@@ -243,6 +243,33 @@ function render() {
   $("alert-more").hidden = !list.cursor;
   $("alert-summary").textContent = t("alerts.shown").replace("{n}", sorted.length).replace("{total}", Math.max(list.total, sorted.length));
   updateBulk();
+  fetchNotes(sorted);
+}
+
+// The list's JSON has no notes: for acknowledged alerts near the top, read the note from the
+// alert's events once (at most 20 a time), so "who acknowledged, and what they said" is on the row.
+const NOTES_AT_ONCE = 20;
+async function fetchNotes(sorted) {
+  const wanted = sorted.filter((a) => a.state === "acknowledged" && a.ack_note === undefined && !list.asked?.has(a.id)).slice(0, NOTES_AT_ONCE);
+  list.asked ??= new Set();
+  for (const a of wanted) {
+    list.asked.add(a.id);
+    try {
+      const detail = await api(`alerts/${a.id}`);
+      const ack = [...detail.events].reverse().find((e) => e.event === "acknowledged");
+      const held = list.alerts.get(a.id);
+      if (held && ack?.note) {
+        held.ack_note = ack.note;
+        const li = list.rows.get(a.id);
+        if (li) {
+          fillAlertRow(li, held, { selectable: can("ack"), selected: false, onSelect: select });
+          li.dataset.version = "";
+        }
+      }
+    } catch {
+      // the note is in the detail view too
+    }
+  }
 }
 
 // ---------------------------------------------------------------- bulk acknowledge
