@@ -165,7 +165,9 @@ class AlertPage(BaseModel):
 
     items: list[AlertPublic]
     next_cursor: str | None = Field(default=None, examples=["eyJpZCI6IDQxfQ"])
-    counts: AlertCounts
+    counts: AlertCounts | None = Field(
+        default=None, description="on the first page (no `cursor`) only: later pages have the same counts"
+    )
 
 
 class NoteRequest(BaseModel):

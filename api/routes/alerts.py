@@ -104,10 +104,11 @@ async def list_alerts(
 ) -> AlertPage:
     """Alerts, newest first by default (`sort=priority`: what matters first). Repeat a filter to
     allow several values (`?state=firing&state=acknowledged`); different filters must all match.
-    `counts` gives the matches per severity and per state, for the whole filter, not the page."""
+    `counts` (first page only) gives the matches per severity and per state, for the whole
+    filter, not the page."""
     where = AlertFilter(state, severity, building, kind, device, rule, q, since, until)
 
-    def query() -> tuple[list[AlertRecord], str | None, dict[str, dict[str, int]]]:
+    def query() -> tuple[list[AlertRecord], str | None, dict[str, dict[str, int]] | None]:
         records, next_cursor = store.list_alerts(
             state=state,
             severity=severity,
@@ -122,14 +123,15 @@ async def list_alerts(
             limit=limit,
             cursor=cursor,
         )
-        return records, next_cursor, store.count_alerts(where)
+        # Counted for the first page only: a client paging on already has them.
+        return records, next_cursor, store.count_alerts(where) if cursor is None else None
 
     # The queries in a worker thread, the rest on the loop: one thread hop per request, not two.
     records, next_cursor, counts = await anyio.to_thread.run_sync(query)
     return AlertPage(
         items=[alert_public(r) for r in records],
         next_cursor=next_cursor,
-        counts=AlertCounts.model_validate(counts),
+        counts=AlertCounts.model_validate(counts) if counts is not None else None,
     )
 
 
