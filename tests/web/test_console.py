@@ -437,6 +437,17 @@ def test_every_screen_at_three_sizes_in_both_languages(
                 expect(page.locator("#silence-form")).to_be_visible()
                 screenshot(page, f"silences-{size}-{lang}")
                 check_accessibility(page, f"silences {size} {lang}")
+                page.locator('nav.tabs a[data-view="buildings"]').click()
+                expect(page.locator("article.building")).to_have_count(17)
+                screenshot(page, f"buildings-{size}-{lang}")
+                check_accessibility(page, f"buildings {size} {lang}")
+                page.goto(f"{system.url}/dashboard?lang={lang}#/device/darong-b/aed/aed-b-1f-lobby")
+                expect(page.locator("#device-alerts > li")).to_have_count(1)
+                expect(page.locator("#history-empty")).to_be_visible()  # no InfluxDB here: said so
+                screenshot(page, f"device-{size}-{lang}")
+                check_accessibility(page, f"device {size} {lang}")
+                page.goto(f"{system.url}/dashboard?lang={lang}#/silences")
+                expect(page.locator("#silence-form")).to_be_visible()
                 if lang == "zh":
                     # No English words of the interface on a Chinese page (alert summaries are data).
                     chrome = " ".join(page.locator("header, nav.tabs, #view-silences").all_inner_texts())

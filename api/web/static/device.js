@@ -2,7 +2,7 @@
 
 import { api } from "./api.js";
 import { fillAlertRow } from "./alert_row.js";
-import { el, fmtNumber, fmtTime, t, timeChart } from "./common.js";
+import { CONFIG, el, fmtNumber, fmtTime, t, timeChart } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 const NUMERIC_FIELDS = {
@@ -29,7 +29,8 @@ export async function loadDevice(building, kind, device, { chart = true } = {}) 
   const rows = [
     [t("device.status"), t("status." + d.status)],
     [t("device.seen"), fmtTime(d.last_seen, true)],
-    ...(d.location ? [[t("device.location"), d.location]] : []),
+    // The registry writes "中文 / English": the page's half.
+    ...(d.location ? [[t("device.location"), d.location.split(" / ")[CONFIG.lang === "en" ? 1 : 0] || d.location]] : []),
     ...Object.entries(d.reading || {}).map(([k, v]) => [fieldName(k), typeof v === "number" ? fmtNumber(v, 1) : String(v)]),
   ];
   $("device-latest").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
@@ -77,7 +78,8 @@ async function drawHistory() {
   } catch (error) {
     node.replaceChildren();
     $("history-empty").hidden = false;
-    $("history-empty").textContent = `${t("buildings.nodata")} (${error.message})`;
+    // 503: the API has no history store (InfluxDB) reachable: no data, not a fault of the page.
+    $("history-empty").textContent = error.status === 503 ? t("buildings.nodata") : `${t("buildings.nodata")} (${error.message})`;
   }
 }
 $("history-field").addEventListener("change", drawHistory);
