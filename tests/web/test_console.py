@@ -179,7 +179,7 @@ def test_silence_from_an_alert_list_extend_and_end(
         )
         assert silence.created_by.startswith("operator")
         assert system.store.get(alert_id).silenced is True  # type: ignore[union-attr]
-        screenshot(page, "silences-wall-zh")
+        screenshot(page, "silences-active-wall-zh")
         check_accessibility(page, "silences")
 
         item.locator('[data-action="extend"]').click()
