@@ -9,34 +9,24 @@ database never double an alert or an event.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Engine, delete, func, select, true, tuple_, update
+from sqlalchemy import Engine, delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from rules.alert_query import AlertFilter, Filter, next_cursor, ordered
 from rules.database import SessionSource
 from rules.database.alerts import AlertRow, EventRow, PendingRow, SilenceRow
-from rules.errors import AlertNotFound, InvalidCursor, InvalidSilence, InvalidTransition, SilenceNotFound
+from rules.errors import AlertNotFound, InvalidSilence, InvalidTransition, SilenceNotFound
 from rules.records import SEVERITIES, STATES, AlertRecord, EventRecord, JsonValue, SilenceRecord
 from rules.silences import muting
 
 MAX_PAGE: Final = 1000
-SORTS: Final = ("started_at", "updated_at", "id", "severity")
-# What a cursor may hold: ids within SQLite's and PostgreSQL's 64-bit integers, times an alert
-# can have.
-CURSOR_MAX_INT: Final = 2**62
-CURSOR_EARLIEST: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-CURSOR_LATEST: Final = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
-
-Filter = str | Sequence[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,53 +108,6 @@ def _silence_record(row: SilenceRow) -> SilenceRecord:
     )
 
 
-def _as_list(value: Filter) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    return list(value)
-
-
-def _encode_cursor(sort: str, key: Any, alert_id: int) -> str:
-    raw = json.dumps([sort, key, alert_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
-    """The key and id of a cursor this store handed out; InvalidCursor for anything else, checked
-    here so that no crafted value reaches a driver (an integer past 64 bits, a naive or
-    out-of-range date: a driver error, a 500, otherwise)."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        got_sort, key, alert_id = json.loads(raw)
-    except (ValueError, binascii.Error, TypeError) as error:
-        raise InvalidCursor(cursor) from error
-    if got_sort != sort or not _cursor_int(alert_id):
-        raise InvalidCursor(cursor)
-    if sort.lstrip("-+") in ("started_at", "updated_at"):
-        return _cursor_time(key, cursor), alert_id
-    if not _cursor_int(key):
-        raise InvalidCursor(cursor)  # id and rank are integers (PostgreSQL would refuse)
-    return key, alert_id
-
-
-def _cursor_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= CURSOR_MAX_INT
-
-
-def _cursor_time(value: Any, cursor: str) -> dt.datetime:
-    try:
-        parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-        # A naive time is not one this store wrote (astimezone would read it as local time).
-        when = parsed.astimezone(dt.UTC) if parsed is not None and parsed.tzinfo is not None else None
-    except (ValueError, OverflowError) as error:
-        raise InvalidCursor(cursor) from error
-    if when is None or not CURSOR_EARLIEST <= when <= CURSOR_LATEST:
-        raise InvalidCursor(cursor)
-    return when
-
-
 def _muted(active: Sequence[SilenceRecord], row: AlertRow, now: dt.datetime) -> bool:
     """Whether one of the active silences mutes this stored alert."""
     found = muting(active, rule=row.rule, severity=row.severity, building=row.building, kind=row.kind,
@@ -225,66 +168,39 @@ class AlertStore(SessionSource):
         kind: Filter = None,
         device: Filter = None,
         rule: Filter = None,
+        text: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
         sort: str = "-started_at",
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[AlertRecord], str | None]:
         """One page of alerts and the cursor of the next page (None on the last page).
 
-        `sort` is one of started_at, updated_at, id, severity, with `-` for descending; ties
-        are broken by id, and the cursor holds the last row's key, so pages stay stable while
-        new alerts arrive.
+        `sort` is one of started_at, updated_at, id, severity, priority, with `-` for descending
+        (`rules/alert_query.py` says what priority means); ties are broken by id, and the cursor
+        holds the last row's key, so pages stay stable while new alerts arrive.
         """
-        descending = sort.startswith("-")
-        name = sort.lstrip("-+")
-        if name not in SORTS:
-            raise ValueError(f"sort must be one of {', '.join(SORTS)} (with - for descending)")
-        column: Any = {
-            "started_at": AlertRow.started_at,
-            "updated_at": AlertRow.updated_at,
-            "id": AlertRow.id,
-            "severity": AlertRow.severity_rank,
-        }[name]
-        query = select(AlertRow)
-        for col, wanted in (
-            (AlertRow.state, state),
-            (AlertRow.severity, severity),
-            (AlertRow.building, building),
-            (AlertRow.kind, kind),
-            (AlertRow.device, device),
-            (AlertRow.rule, rule),
-        ):
-            values = _as_list(wanted)
-            if values is not None:
-                query = query.where(col.in_(values))
-        if cursor:
-            key, last_id = _decode_cursor(cursor, sort)
-            # One row-value comparison, not `a < k OR (a = k AND id < i)`: both databases seek
-            # the index to it instead of filtering every row before the page.
-            position = tuple_(column, AlertRow.id)
-            after: ColumnElement[bool] = (
-                position < (key, last_id) if descending else position > (key, last_id)
-            )
-            query = query.where(after)
-        order = (column.desc(), AlertRow.id.desc()) if descending else (column.asc(), AlertRow.id.asc())
+        where = AlertFilter(state, severity, building, kind, device, rule, text, since, until)
+        query = ordered(where.apply(select(AlertRow)), sort, cursor)
         limit = min(max(1, limit), MAX_PAGE)
         with self._reader() as session:
-            rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
+            rows = session.scalars(query.limit(limit + 1)).all()
             records = [to_record(r) for r in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = records[-1]
-            key_value: Any
-            if name == "severity":
-                key_value = (
-                    SEVERITIES.index(last.severity) if last.severity in SEVERITIES else len(SEVERITIES)
-                )
-            elif name == "id":
-                key_value = last.id
-            else:
-                key_value = getattr(last, name).isoformat()
-            next_cursor = _encode_cursor(sort, key_value, last.id)
-        return records, next_cursor
+        more = next_cursor(sort, records[-1]) if len(rows) > limit else None
+        return records, more
+
+    def count_alerts(self, where: AlertFilter) -> dict[str, dict[str, int]]:
+        """How many alerts match, per severity and per state, zeros included. Each count ignores
+        its own filter (the severity counts every severity the other filters allow), so a
+        filter bar can show what choosing another value would bring."""
+        result = {"severity": dict.fromkeys(SEVERITIES, 0), "state": dict.fromkeys(STATES, 0)}
+        with self._reader() as session:
+            for facet, column in (("severity", AlertRow.severity), ("state", AlertRow.state)):
+                query = where.apply(select(column, func.count()), skip=(facet,)).group_by(column)
+                for value, count in session.execute(query).all():
+                    result[facet][value] = int(count)
+        return result
 
     def open_alerts(self) -> list[AlertRecord]:
         """The unresolved alerts of the owned buildings."""
@@ -525,6 +441,21 @@ class AlertStore(SessionSource):
                 row.ends_at = max(now, row.starts_at)
                 row.ended_by = by
             return _silence_record(row)
+
+    def extend_silence(self, silence_id: int, ends_at: dt.datetime, now: dt.datetime) -> SilenceRecord:
+        """Move the end of a silence that is still in force or yet to start (longer or shorter)."""
+        with self._writer() as session, session.begin():
+            row = session.get(SilenceRow, silence_id, with_for_update=True)
+            if row is None:
+                raise SilenceNotFound(silence_id)
+            if row.ends_at <= now or row.closed_at is not None:
+                raise InvalidSilence(f"silence {silence_id} has ended: create a new one")
+            if ends_at <= max(now, row.starts_at):
+                raise InvalidSilence("the new end must be after now and after starts_at")
+            row.ends_at = ends_at
+            record = _silence_record(row)
+        self.apply_silences(now)
+        return record
 
     def apply_silences(self, now: dt.datetime) -> int:
         """Mark open alerts that an active silence mutes as silenced; returns how many changed."""

@@ -64,6 +64,14 @@ CALLS = [
             f"/api/v1/silences/{a.store.create_silence(reason='x', created_by='t', ends_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1), now=dt.datetime.now(dt.UTC), device=f'dev-{n}').id}"
         ),
     ),
+    Call(
+        "extend silence",
+        OPERATORS,
+        lambda a, c, n: c.patch(
+            f"/api/v1/silences/{a.store.create_silence(reason='x', created_by='t', ends_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1), now=dt.datetime.now(dt.UTC), device=f'dev-{n}').id}",
+            json={"extend_minutes": 30},
+        ),
+    ),
     Call("devices", ALL, lambda a, c, n: c.get("/api/v1/devices")),
     Call("one device", ALL, lambda a, c, n: c.get("/api/v1/devices/darong-b/aed/aed-b-1f-lobby")),
     Call("buildings", ALL, lambda a, c, n: c.get("/api/v1/buildings")),

@@ -51,6 +51,17 @@ def test_the_api_on_postgresql(api: Api) -> None:
             "/api/v1/alerts", params={"limit": 2, "sort": "started_at", "cursor": page["next_cursor"]}
         )
         assert [a["id"] for a in page["items"] + second.json()["items"]] == [a.id for a in alerts[:4]]
+        # The priority order's cursor (CASE expression, mixed directions) and the filters' counts.
+        api.store.acknowledge(alerts[4].id, "patrol-wang", None, dt.datetime.now(dt.UTC))
+        first = client.get("/api/v1/alerts", params={"limit": 3, "sort": "priority", "q": "AED"}).json()
+        rest = client.get(
+            "/api/v1/alerts",
+            params={"limit": 3, "sort": "priority", "q": "AED", "cursor": first["next_cursor"]},
+        ).json()
+        assert [a["id"] for a in first["items"] + rest["items"]] == [a.id for a in reversed(alerts[:4])] + [
+            alerts[4].id
+        ]
+        assert first["counts"]["state"] == {"firing": 4, "acknowledged": 1, "resolved": 0}
         with client.stream("GET", "/api/v1/events") as stream:
             assert (
                 client.post(f"/api/v1/alerts/{alerts[0].id}/ack", json={"note": "on my way"}).status_code
