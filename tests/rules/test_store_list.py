@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, insert, select
 
+from rules.alert_query import SORTS, urgency_rank
 from rules.database.alerts import AlertRow
 from rules.errors import InvalidCursor
 from rules.records import SEVERITIES, AlertRecord
-from rules.store import SORTS, AlertStore, NewAlert
+from rules.store import AlertStore, NewAlert
 from tests.rules.conftest import T0
 
 MIN = dt.timedelta(minutes=1)
@@ -73,11 +74,13 @@ def walk(store: AlertStore, page_size: int, **filters: Any) -> list[int]:
 
 def reference(alerts: list[AlertRecord], sort: str, keep: Callable[[AlertRecord], bool]) -> list[int]:
     name = sort.lstrip("-")
-    key: Callable[[AlertRecord], tuple[Any, int]] = {
+    key: Callable[[AlertRecord], tuple[Any, ...]] = {
         "started_at": lambda a: (a.started_at, a.id),
         "updated_at": lambda a: (a.updated_at, a.id),
         "id": lambda a: (a.id, a.id),
         "severity": lambda a: (rank(a.severity), a.id),
+        # Most urgent first: severity, then state, then newest first; "-priority" the reverse.
+        "priority": lambda a: (rank(a.severity), urgency_rank(a), -a.started_at.timestamp(), -a.id),
     }[name]
     return [a.id for a in sorted(filter(keep, alerts), key=key, reverse=sort.startswith("-"))]
 
