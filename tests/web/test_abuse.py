@@ -188,6 +188,10 @@ def one_alert(site: Site, rule: str, building: str, device: str) -> dict[str, An
 def test_ten_thousand_invented_devices_do_not_hide_a_real_aed_alert(
     browser: Browser, site: Site, contract: ApiContract
 ) -> None:
+    # A patrol handset's account follows the alert events, as handsets do (the ACL lets it read
+    # louyu/alerts/#): what an invented AED would have paged.
+    patrol = site.broker.client("patrol-li")
+    assert not patrol.subscribe("louyu/alerts/#").is_failure
     now_ms = int(time.time() * 1000)
     # The site before the attack: some spaces and the real cabinet (closed) have reported.
     baseline = [
@@ -231,6 +235,14 @@ def test_ten_thousand_invented_devices_do_not_hide_a_real_aed_alert(
     wait_for(lambda: influx_count(site.influxd.url, "aed", "state") == 2, "the real cabinet's reading stored")
     cabinet = one_alert(site, "aed-cabinet-open", "darong-a", REAL_AED)
     assert (cabinet["severity"], cabinet["state"]) == ("critical", "firing")
+    # On the patrols' topics: the real cabinet, and the building's one alert about the invented
+    # devices; nothing raised for any of them.
+    heard = [patrol.expect("louyu/alerts/darong-a/critical/aed-cabinet-open", timeout=10), *patrol.drain()]
+    events = [(m.topic, json.loads(m.payload)) for m in heard]
+    assert sorted((topic, body["event"], body["alert"]["device"]) for topic, body in events) == [
+        ("louyu/alerts/darong-a/critical/aed-cabinet-open", "raised", REAL_AED),
+        ("louyu/alerts/darong-a/warning/unknown-devices", "raised", "darong-a"),
+    ]
     # The building's one alert about them, with their (bounded) count, brought up to date now
     # rather than at the engine's next maintenance round.
     site.rules.engine.maintain(utcnow())
