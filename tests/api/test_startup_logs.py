@@ -19,6 +19,8 @@ import structlog
 
 from collector.redaction import redact_url, redact_urls
 from louyu.logs import configure_logging
+from louyu.runtime import check_settings
+from louyu.settings import Settings
 from louyu.testing.postgres import Postgres
 from louyu.testing.services import Influxd, Mosquitto, free_port
 
@@ -106,3 +108,13 @@ def test_console_logs_escape_device_text_and_mask_urls(
     assert "\\x1b]0;owned\\x07" in err and "\\u202e" in err
     # The standard library's records (uvicorn, paho, SQLAlchemy) go through the same mask.
     assert "Pw-551" not in caplog.text and "http://u:***@influx:8086/x" in caplog.text
+
+
+def test_production_refuses_a_secret_left_at_a_placeholder() -> None:
+    with pytest.raises(SystemExit, match="LOUYU_MQTT_PASSWORD is left at a placeholder"):
+        check_settings(Settings(environment="production", mqtt_password="ChangeMe"))
+    with pytest.raises(SystemExit, match="LOUYU_INFLUX_TOKEN is left at a placeholder"):
+        check_settings(Settings(environment="production", influx_token="secret"))
+    # Allowed while developing, and a real secret is fine in production.
+    check_settings(Settings(environment="development", mqtt_password="changeme"))
+    check_settings(Settings(environment="production", mqtt_password="k7-Qe2-real"))

@@ -57,6 +57,9 @@ export function fillAlertRow(li, alert, { actions = true, selectable = false, se
     alert.resolved_by && el("span", {}, `${t("alert.resolved_by")} ${alert.resolved_by} ${fmtTime(alert.resolved_at)}`),
     alert.resolved_at && !alert.resolved_by && el("span", {}, `${t("alert.cleared")} ${fmtTime(alert.resolved_at)}`),
     ...flags.map((f) => el("span", { class: "flag-bad" }, f)),
+    // Raised while its building or gateway says it is offline (never held back: docs/alerts.md).
+    alert.labels?.inhibited_by &&
+      el("span", { class: "flag-bad", "data-role": "inhibited" }, t("alert.inhibited").replace("{by}", alert.labels.inhibited_by)),
   );
   const lead = el("div", { class: "lead" });
   if (selectable && alert.state === "firing") {
