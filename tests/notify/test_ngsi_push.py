@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -277,3 +278,33 @@ def test_sigkill_mid_round_loses_nothing_and_keeps_order(
         gateway.disconnect()
         gateway.loop_stop()
         engine.dispose()
+
+
+def test_the_receiver_refuses_what_a_broker_would(broker: NgsiBroker, registry: Registry) -> None:
+    """The checks of the test broker can fail: a bad entity, a missing Link, a dangling reference."""
+    spot = {k: v for k, v in entities("ParkingSpot", registry, {}, now_ms())[0].items() if k != "@context"}
+    headers = {
+        "content-type": "application/json",
+        "link": f'<{PARKING_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"',
+        "ngsild-tenant": "qingdao",
+        "authorization": "Bearer t0k3n-for-tests",
+    }
+    url = broker.url + "/ngsi-ld/v1/entityOperations/upsert"
+
+    def post(body: object, **changes: str | None) -> int:
+        sent = {k: v for k, v in (headers | changes).items() if v is not None}
+        return httpx.post(url, content=json.dumps(body), headers=sent).status_code
+
+    assert post([spot | {"status": {"type": "Property", "value": "parked"}}]) == 400  # not in the schema
+    assert post([spot | {"id": "b1-017"}]) == 400  # not a URI
+    assert post([spot | {"name": "plain"}]) == 400  # not a Property
+    assert post([spot], link=None) == 400
+    assert post([spot], authorization=None) == 401
+    assert post([spot], **{"content-type": "application/ld+json", "link": None}) == 400  # no @context
+    assert len(broker.violations) == 5 and broker.entities == {}
+    assert post([spot]) == 201  # valid, but its site and level are not on the broker
+    assert broker.violations[-2:] == [
+        f"request 7: {spot['id']}.refParkingSite dangles",
+        f"request 7: {spot['id']}.refParkingGroup dangles",
+    ]
+    assert post([spot]) == 204
