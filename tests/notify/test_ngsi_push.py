@@ -308,3 +308,21 @@ def test_the_receiver_refuses_what_a_broker_would(broker: NgsiBroker, registry: 
         f"request 7: {spot['id']}.refParkingGroup dangles",
     ]
     assert post([spot]) == 204
+
+
+def test_entities_of_a_refused_request_go_again_in_the_next_round(
+    broker: NgsiBroker, registry: Registry, engine: Engine
+) -> None:
+    """A 4xx fails the request at once; its entities are not taken as sent, so the next round, once
+    the broker accepts them, carries them again."""
+    broker.tenant = "not-yet-provisioned"  # every request answered 400
+    service = service_for(routing(broker, ", batch: 700, rate: 50, every: 100ms"), registry, engine)
+    with service:
+        wait_for(lambda: len(broker.requests) >= 2, 10, "two refused rounds")
+        assert broker.entities == {}
+        broker.tenant = "qingdao"
+        wait_for(in_sync(broker, registry, service), 10, "the broker accepting the entities")
+    assert {r.status for r in broker.requests} == {400, 201}
+    with Session(engine) as session:
+        states = session.scalars(select(DeliveryRow.status).order_by(DeliveryRow.seq)).all()
+    assert states[-1] == "delivered" and set(states[:-1]) == {"failed"}
