@@ -326,3 +326,20 @@ def test_entities_of_a_refused_request_go_again_in_the_next_round(
     with Session(engine) as session:
         states = session.scalars(select(DeliveryRow.status).order_by(DeliveryRow.seq)).all()
     assert states[-1] == "delivered" and set(states[:-1]) == {"failed"}
+
+
+def test_a_token_rotated_in_its_file_is_used_from_the_next_request(
+    broker: NgsiBroker, registry: Registry, engine: Engine, tmp_path: Path
+) -> None:
+    token = tmp_path / "broker-token"
+    token.write_text("expired-token\n")
+    text = routing(broker, ", batch: 700, rate: 50, every: 100ms").replace(
+        "token_env: LOUYU_TEST_NGSI_TOKEN", f"token_file: {token}"
+    )
+    service = service_for(text, registry, engine)
+    with service:
+        wait_for(lambda: len(broker.requests) >= 1, 10, "a refused request")
+        token.write_text("t0k3n-for-tests\n")
+        wait_for(in_sync(broker, registry, service), 10, "the rotated token accepted")
+    assert broker.requests[0].status == 401 and broker.requests[-1].status == 201
+    assert broker.requests[-1].headers["authorization"] == "Bearer t0k3n-for-tests"
