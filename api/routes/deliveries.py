@@ -19,7 +19,7 @@ router = APIRouter(tags=["deliveries"], responses=AUTH_RESPONSES)
 OperatorOrUp = Resolver
 MAX_ID: Final = 2**62
 Status = Literal["pending", "delivered", "failed", "cancelled"]
-Channel = Literal["mqtt", "webhook", "cloudevents", "apprise"]
+Channel = Literal["mqtt", "webhook", "cloudevents", "apprise", "ngsi_ld"]
 Reason = Literal["event", "reminder", "escalation", "snapshot"]
 ReceiverName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
@@ -118,7 +118,7 @@ def list_deliveries(
     store: Store,
     status: Annotated[list[Status] | None, Query(max_length=4)] = None,
     receiver: Annotated[list[ReceiverName] | None, Query(max_length=50)] = None,
-    channel: Annotated[list[Channel] | None, Query(max_length=4)] = None,
+    channel: Annotated[list[Channel] | None, Query(max_length=5)] = None,
     reason: Annotated[list[Reason] | None, Query(max_length=4)] = None,
     alert_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

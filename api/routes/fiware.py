@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -26,9 +26,8 @@ from fastapi.routing import APIRoute
 
 from api.deps import AUTH_RESPONSES, Devices, Now, Reader, RegistryDep
 from api.models import Problem
-from rules.notify.ngsi_ld import MEDIA_TYPE, entities, entity_by_id
+from rules.notify.ngsi_ld import MEDIA_TYPE, EntityType, entities, entity_by_id
 
-EntityType = Literal["OffStreetParking", "ParkingGroup", "ParkingSpot"]
 _EXAMPLE = {
     "id": "urn:ngsi-ld:OffStreetParking:darong-a:garage",
     "type": "OffStreetParking",

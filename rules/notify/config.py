@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from rules.notify.errors import RoutingFileError
+from rules.notify.ngsi_ld import PARKING_CONTEXT, TYPES, EntityType
 
 DEFAULT_EVENTS: tuple[EventKind, ...] = ("raised", "unsilenced", "acknowledged", "resolved")
 EVENT_KINDS = ("raised", "acknowledged", "resolved", "escalated", "reminded", "flapping", "unsilenced")
@@ -63,6 +64,7 @@ def _parse_clock(value: object) -> dt.time:
     raise ValueError(f'{value!r} is not a time of day; write it as "HH:MM"')
 
 
+CHANNELS = ("mqtt", "webhook", "cloudevents", "apprise", "ngsi_ld")
 Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
 Clock = Annotated[dt.time, BeforeValidator(_parse_clock)]
 OneOrMany = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
@@ -134,6 +136,43 @@ class AppriseChannel(_Strict):
         return self
 
 
+class NgsiLdChannel(_Strict):
+    """A city NGSI-LD context broker, kept up to date with the parking entities by batch upsert
+    (`POST {url}/ngsi-ld/v1/entityOperations/upsert`). It takes no alerts: routes and the snapshot
+    may not name it. The bearer token, if the broker wants one, comes from the environment or a file."""
+
+    url: str = Field(pattern=r"^https?://")
+    tenant: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    # The @context: a JSON-LD document URL, sent in a `Link` header (body `application/json`), or
+    # with `inline_context: true` inside every entity (body `application/ld+json`).
+    context: str = Field(PARKING_CONTEXT, pattern=r"^https?://")
+    inline_context: bool = False
+    token_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    token_file: Path | None = None
+    types: list[EntityType] = Field(default_factory=lambda: list(TYPES), min_length=1)
+    # At most `batch` entities per request, at most `rate` requests per second, a new round of
+    # changed entities every `every` (once the previous round is out).
+    batch: int = Field(100, ge=1, le=1000)
+    rate: float = Field(5.0, gt=0, le=1000)
+    every: Duration = dt.timedelta(seconds=10)
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> NgsiLdChannel:
+        if self.token_env is not None and self.token_file is not None:
+            raise ValueError("give at most one of token_env or token_file")
+        # A group names its site, a spot its site and level: no relationship may dangle at the broker.
+        needs = {"ParkingGroup": {"OffStreetParking"}, "ParkingSpot": {"OffStreetParking", "ParkingGroup"}}
+        for name in self.types:
+            missing = sorted(needs.get(name, set()) - set(self.types))
+            if missing:
+                raise ValueError(f"types: {name} refers to {', '.join(missing)}, which must be sent too")
+        return self
+
+    @property
+    def upsert_url(self) -> str:
+        return self.url.rstrip("/") + "/ngsi-ld/v1/entityOperations/upsert"
+
+
 class Receiver(_Strict):
     name: str = Field(pattern=_NAME)
     description: str | None = None
@@ -141,6 +180,7 @@ class Receiver(_Strict):
     webhook: WebhookChannel | None = None
     cloudevents: CloudEventsChannel | None = None
     apprise: AppriseChannel | None = None
+    ngsi_ld: NgsiLdChannel | None = None
     language: Literal["zh", "en", "zh+en"] = "zh+en"
     # No shifts: always on duty.
     on_duty: list[Shift] = Field(default_factory=list)
@@ -148,14 +188,14 @@ class Receiver(_Strict):
 
     @model_validator(mode="after")
     def _one_channel(self) -> Receiver:
-        given = [c for c in ("mqtt", "webhook", "cloudevents", "apprise") if getattr(self, c) is not None]
+        given = [c for c in CHANNELS if getattr(self, c) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one channel: mqtt, webhook, cloudevents or apprise")
+            raise ValueError("give exactly one channel: mqtt, webhook, cloudevents, apprise or ngsi_ld")
         return self
 
     @property
     def channel(self) -> str:
-        for name in ("mqtt", "webhook", "cloudevents", "apprise"):
+        for name in CHANNELS:
             if getattr(self, name) is not None:
                 return name
         raise AssertionError("validated to have one channel")
@@ -250,6 +290,12 @@ class RoutingConfig(_Strict):
         unknown = sorted({n for n in referenced if n not in known})
         if unknown:
             raise ValueError(f"unknown receiver(s): {', '.join(unknown)}")
+        brokers = sorted({r.name for r in self.receivers if r.ngsi_ld is not None} & set(referenced))
+        if brokers:
+            raise ValueError(
+                f"ngsi_ld receiver(s) {', '.join(brokers)} take entities, not alerts: "
+                "name them in no route and not in the snapshot"
+            )
         route_names = [r.name for r in self.routes if r.name]
         if len(set(route_names)) != len(route_names):
             raise ValueError("route names must be unique")

@@ -370,6 +370,17 @@ class Ledger(SessionSource):
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
+    def pending_for(self, receiver: str) -> int:
+        with self._reader() as session:
+            return int(
+                session.scalar(
+                    select(func.count()).where(
+                        DeliveryRow.receiver == receiver, DeliveryRow.status == PENDING
+                    )
+                )
+                or 0
+            )
+
     def pending_count(self) -> int:
         with self._reader() as session:
             return int(session.scalar(select(func.count()).where(DeliveryRow.status == PENDING)) or 0)

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import yaml
 
@@ -36,12 +36,14 @@ from collector.registry import BuildingInfo, DeviceInfo, Registry
 from collector.site import layout
 from collector.summary import Count, ParkingSummary, summarize
 
-CONTEXT = [
-    "https://raw.githubusercontent.com/smart-data-models/dataModel.Parking/master/context.jsonld",
-    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld",
-]
+PARKING_CONTEXT = (
+    "https://raw.githubusercontent.com/smart-data-models/dataModel.Parking/master/context.jsonld"
+)
+CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
+CONTEXT = [PARKING_CONTEXT, CORE_CONTEXT]
 MEDIA_TYPE = "application/ld+json"
-TYPES: Final = ("OffStreetParking", "ParkingGroup", "ParkingSpot")
+EntityType = Literal["OffStreetParking", "ParkingGroup", "ParkingSpot"]
+TYPES: Final[tuple[EntityType, ...]] = ("OffStreetParking", "ParkingGroup", "ParkingSpot")
 # OffStreetParking `status`: DATEX II values. "almostFull" from this share of spaces taken.
 ALMOST_FULL = 0.9
 _ID = re.compile(

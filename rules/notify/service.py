@@ -4,7 +4,8 @@ Stages, each a small loop on its own thread (all named `louyu-notify-*`):
 
     mqtt      wakes `ingest` when an alert event is published; keeps the latest readings
     ingest    store.events_after(cursor) -> plan_event -> deliveries + cursor, one transaction
-    timer     reminders and escalations of timed routes (policy.decide), building snapshots
+    timer     reminders and escalations of timed routes (policy.decide), building snapshots,
+              NGSI-LD upsert rounds (ngsi_push)
     dispatch  the oldest pending delivery of each receiver, when due -> the `send` pool
     send-*    one channel call per delivery; the attempt and the next try (backoff) recorded
 
@@ -42,12 +43,14 @@ from rules.notify.backoff import next_attempt_at
 from rules.notify.channels import Channel, Outgoing
 from rules.notify.channels.apprise import AppriseChannel, load_urls
 from rules.notify.channels.mqtt import MqttChannel
+from rules.notify.channels.ngsi_ld import NgsiLdChannel, load_token
 from rules.notify.channels.webhook import WebhookChannel
 from rules.notify.config import Receiver, Route, RoutingConfig
 from rules.notify.errors import DeliveryError
 from rules.notify.ledger import Due, Ledger, TrackInfo
 from rules.notify.messages import Reason
 from rules.notify.metrics import NotifyMetrics, default_metrics
+from rules.notify.ngsi_push import EntityHashes, current, entity_ids, plan_push
 from rules.notify.planner import Planned, TrackStart, plan_event, plan_snapshot, plan_timed
 from rules.notify.policy import Track, apply, decide, levels, next_due
 from rules.notify.schedule import first_level_on_duty, on_duty_names
@@ -132,6 +135,9 @@ class NotifierService:
         self.client = self._make_client(mqtt_options) if mqtt_options is not None else None
         self.publisher = MqttEventPublisher(self.client) if self.client is not None else None
         self.http = httpx.Client(follow_redirects=False, trust_env=False)
+        # What was last planned for each NGSI-LD broker (see ngsi_push).
+        self.ngsi_hashes: dict[str, EntityHashes] = {}
+        self._next_push: dict[str, dt.datetime] = {}
         # Built now so that a missing secret stops the start-up, not the first delivery.
         self.channels: dict[str, Channel] = {r.name: self._channel(r) for r in config.receivers}
         self._stop = threading.Event()
@@ -178,6 +184,10 @@ class NotifierService:
             return WebhookChannel(
                 self.http, ce.url, signer, "application/cloudevents+json", ce.headers, timeout
             )
+        if receiver.ngsi_ld is not None:
+            hashes = self.ngsi_hashes.setdefault(receiver.name, EntityHashes())
+            token = load_token(receiver.name, receiver.ngsi_ld)
+            return NgsiLdChannel(self.http, receiver.ngsi_ld, hashes, token, timeout)
         assert receiver.apprise is not None
         return AppriseChannel(load_urls(receiver.name, receiver.apprise))
 
@@ -191,6 +201,8 @@ class NotifierService:
             log.warning("pending deliveries to receivers no longer configured failed", count=dropped)
         if self.config.snapshot is not None:
             self._next_snapshot = now + self.config.snapshot.every
+        # The first round once the readings retained or sent since the start have come in.
+        self._next_push = {name: now + dt.timedelta(seconds=1) for name in self.ngsi_hashes}
         self._stop.clear()
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="louyu-notify-send")
         loops: list[tuple[str, Callable[[], None]]] = [
@@ -275,7 +287,7 @@ class NotifierService:
             return
         _no_delay(client)
         client.subscribe(ALERT_TOPICS, qos=1)
-        if self.config.snapshot is not None:
+        if self.config.snapshot is not None or self.ngsi_hashes:
             client.subscribe(TELEMETRY_TOPICS)
         self.connected.set()
         # Handset messages that failed while the broker was away may be backing off for minutes:
@@ -374,9 +386,31 @@ class NotifierService:
             self._count_planned(planned)
             added += len(planned)
             self._next_snapshot = now + self.config.snapshot.every
+        for name, due_at in list(self._next_push.items()):
+            if now >= due_at:
+                added += self.push_once(name, now)
         if added:
             self._dispatch_wake.set()
         return added
+
+    def push_once(self, name: str, now: dt.datetime) -> int:
+        """Plan one NGSI-LD round for the broker `name`: the entities changed since last planned, in
+        batches; none while its previous round is still pending. Returns deliveries added."""
+        receiver = self.config.receiver(name)
+        spec, hashes = receiver.ngsi_ld, self.ngsi_hashes[name]
+        assert spec is not None
+        if self.ledger.pending_for(name):
+            return 0
+        self._next_push[name] = now + spec.every
+        found = current(spec, self.registry, self.latest.snapshot(), int(now.timestamp() * 1000))
+        changed = hashes.changed(found)
+        planned = plan_push(receiver, changed, now)
+        if planned:
+            self.ledger.add(planned, now)
+            hashes.remember(changed)  # only once the rows are in: a failed insert plans them again
+            self._count_planned(planned)
+            log.debug("NGSI-LD round planned", receiver=name, entities=len(changed), requests=len(planned))
+        return len(planned)
 
     def _advance(self, info: TrackInfo, now: dt.datetime) -> int:
         route = self.routes.get(info.route)
@@ -530,6 +564,9 @@ class NotifierService:
                 error=error,
                 state=state,
             )
+        if state == FAILED and due.receiver in self.ngsi_hashes:
+            # Given up (deadline, or refused): the next round sends these entities again.
+            self.ngsi_hashes[due.receiver].forget(entity_ids(due.payload))
         if state == FAILED and due.severity == "critical":
             self._raise_failure(due, error or "failed")
         return state

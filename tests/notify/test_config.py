@@ -53,7 +53,28 @@ def test_a_misspelt_key_is_refused_on_its_line() -> None:
 
 def test_a_receiver_needs_exactly_one_channel() -> None:
     found = problems("receivers:\n  - name: patrol\n")
-    assert found == ["line 2: receivers.0: give exactly one channel: mqtt, webhook, cloudevents or apprise"]
+    assert found == [
+        "line 2: receivers.0: give exactly one channel: mqtt, webhook, cloudevents, apprise or ngsi_ld"
+    ]
+
+
+def test_an_ngsi_ld_broker_takes_entities_not_alerts() -> None:
+    broker = "receivers:\n  - name: city-broker\n    ngsi_ld: {url: 'http://cb:1026', tenant: qingdao}\n"
+    config = parse_routing(broker, "routes.yaml")
+    spec = config.receiver("city-broker").ngsi_ld
+    assert spec is not None and spec.upsert_url == "http://cb:1026/ngsi-ld/v1/entityOperations/upsert"
+    assert config.receiver("city-broker").channel == "ngsi_ld"
+    routed = problems(broker + "routes:\n  - {receivers: [city-broker]}\n")
+    assert routed and "take entities, not alerts" in routed[0], routed
+    assert problems(broker + "snapshot: {receivers: [city-broker]}\n")
+    # Spots refer to their site and level: sending spots alone would leave dangling references.
+    spots = "receivers:\n  - name: cb\n    ngsi_ld: {url: 'http://cb', types: [ParkingSpot]}\n"
+    [found] = problems(spots)
+    assert "ParkingSpot refers to OffStreetParking, ParkingGroup" in found, found
+    both = "receivers:\n  - name: cb\n    ngsi_ld: {url: 'http://cb', token_env: A, token_file: /x}\n"
+    assert any("at most one of token_env or token_file" in p for p in problems(both))
+    inline = "receivers:\n  - name: cb\n    ngsi_ld: {url: 'http://cb', token: abc}\n"
+    assert problems(inline), "a token never goes in the routing file"
 
 
 def test_secrets_are_never_inline() -> None:
