@@ -21,6 +21,7 @@ from api.roles import GRANTS
 from api.state import ApiState
 from api.tokens import TokenInfo
 from api.web.assets import VersionedStatic, compressed, tree_version
+from api.web.board_models import Board
 from api.web.board_service import BoardService, InfluxSeries
 from api.web.i18n import LANG_COOKIE, LANGS, MESSAGES, pick_lang
 
@@ -122,7 +123,7 @@ def board_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
         "`Cache-Control: public, max-age=5`. Holds nothing sensitive: no alerts, no AEDs, no batteries."
     ),
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={200: {"model": Board, "content": {"application/json": {}}}},
 )
 async def board_json(service: Annotated[BoardService, Depends(board_service)]) -> Response:
     body, age = await service.json()

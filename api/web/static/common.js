@@ -109,8 +109,8 @@ export function dayChart(node, series, { height = 200, yMax = 110, from = 6 * 60
         width: s.width ?? 2,
         dash: s.dash,
         spanGaps: s.spanGaps ?? false,
-        // A lone reading has no line to draw: show the dots until there are a few.
-        points: { show: s.points.filter((p) => p[1] !== null).length < 4, size: 7 },
+        // A lone reading has no line to draw: show the dots (filled, to be seen) until there are a few.
+        points: { show: s.points.filter((p) => p[1] !== null).length < 4, size: 9, fill: s.colour ?? COLOURS[i % COLOURS.length] },
       })),
     ],
   };
