@@ -17,6 +17,12 @@ export function plural(key, n) {
   return form.replace("{n}", fmtNumber(n));
 }
 
+// An alert's summary in the page's language: the rules give one per language (labels
+// `summary_zh`, `summary_en`, rendered by the rules engine); a rule with one text has only `summary`.
+export function alertSummary(alert) {
+  return alert.labels?.[`summary_${CONFIG.lang}`] || alert.summary;
+}
+
 export function fmtTime(iso, withDate = false) {
   if (!iso) return "—";
   const date = new Date(iso);

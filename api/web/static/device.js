@@ -35,6 +35,15 @@ function fieldName(key) {
   return word === "field." + key ? key : word;
 }
 
+// A reading's value in the page's language: numbers by the locale, an AED's state and yes/no
+// in words; anything we have no word for as sent.
+function readingText(key, value) {
+  if (typeof value === "number") return fmtNumber(value, 1);
+  if (typeof value === "boolean") return t(value ? "value.yes" : "value.no");
+  const word = key === "state" ? t("aed." + value) : null;
+  return word && word !== "aed." + value ? word : String(value);
+}
+
 function currentDevice() {
   const parts = location.hash.replace(/^#\/?/, "").split("?")[0].split("/").filter(Boolean).map(decodeURIComponent);
   return parts[0] === "device" ? parts.slice(1) : null;
@@ -48,7 +57,7 @@ export async function loadDevice(building, kind, device, { chart = true } = {}) 
     [t("device.seen"), fmtTime(d.last_seen, true)],
     // The registry writes "中文 / English": the page's half.
     ...(d.location ? [[t("device.location"), d.location.split(" / ")[CONFIG.lang === "en" ? 1 : 0] || d.location]] : []),
-    ...Object.entries(d.reading || {}).map(([k, v]) => [fieldName(k), typeof v === "number" ? fmtNumber(v, 1) : String(v)]),
+    ...Object.entries(d.reading || {}).map(([k, v]) => [fieldName(k), readingText(k, v)]),
   ];
   $("device-latest").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   await refreshDeviceAlerts();
