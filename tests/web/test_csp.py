@@ -16,8 +16,8 @@ from api.influx import InfluxQueryClient
 from api.roles import Role
 from louyu.testing.services import Influxd
 from tests.api.conftest import new_alert
+from tests.web.browsing import sign_in
 from tests.web.conftest import WebApi
-from tests.web.test_browser import browser, sign_in  # noqa: F401 (the browser fixture)
 
 # Every violation the page sees, whether or not Chromium also logs it to the console.
 WATCH_VIOLATIONS = """
@@ -40,7 +40,7 @@ def _violations(page: Page, console: list[str]) -> list[str]:
 
 
 def test_dashboard_and_board_load_without_a_csp_violation(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     start_web: Callable[..., WebApi],
     influxd: Influxd,
 ) -> None:
