@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -28,6 +29,28 @@ Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 KindName = Literal["parking_space", "parking_lot", "aed", "canteen"]
 # Tag values go into line protocol and InfluxQL; keep them to printable text without newlines.
 TagText = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\n\r\t\\\"']+$")]
+# A canteen's meal service, local time, "HH:MM-HH:MM" (end not included).
+ServiceWindow = Annotated[
+    str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
+]
+ServiceHours = tuple[tuple[time, time], ...]
+# A canteen without `service_hours` serves breakfast, lunch and dinner at these times (the Darong
+# staff canteen's). Outside service the hall is closed, and the board never advises going then.
+DEFAULT_SERVICE_HOURS: Final[ServiceHours] = (
+    (time(7, 30), time(9, 0)),
+    (time(11, 0), time(13, 30)),
+    (time(17, 0), time(19, 0)),
+)
+
+
+def _service_hours(windows: list[str] | None) -> ServiceHours | None:
+    if windows is None:
+        return None
+    hours = []
+    for window in windows:
+        start, end = (time.fromisoformat(part) for part in window.split("-"))
+        hours.append((start, end))
+    return tuple(sorted(hours))
 
 
 class RegistryError(Exception):
@@ -55,6 +78,7 @@ class _DeviceSpec(BaseModel):
     lot: Name | None = None
     part_of: Name | None = None
     gateway: Name | None = None
+    service_hours: list[ServiceWindow] | None = Field(default=None, min_length=1)
 
 
 class _GroupSpec(BaseModel):
@@ -104,6 +128,13 @@ class DeviceInfo:
     gateway: str | None = None
     # A parking lot: the site it is a level of; None: it is a site.
     part_of: str | None = None
+    # A canteen: its meal service; None: DEFAULT_SERVICE_HOURS (see `meal_service`).
+    service_hours: ServiceHours | None = None
+
+    @property
+    def meal_service(self) -> ServiceHours:
+        """When a canteen serves, local time: its own hours, else the default ones."""
+        return self.service_hours if self.service_hours is not None else DEFAULT_SERVICE_HOURS
 
     @property
     def key(self) -> DeviceKey:
@@ -198,6 +229,7 @@ class Registry:
                     dev.lot,
                     dev.gateway,
                     dev.part_of,
+                    _service_hours(dev.service_hours),
                 )
                 registry._collect(info, _line(root, ("buildings", b, "devices", d)), lines, problems)
             for g, group in enumerate(building.groups):
@@ -351,6 +383,17 @@ def _containment_problems(
                 problems.append((line_of(d), f"{what} of {building} are in {not_a_lot(d.lot)}"))
             if d.part_of is not None and d.kind != "parking_lot":
                 problems.append((line_of(d), f"{here}: only a parking lot can be part_of another lot"))
+            if d.service_hours is not None:
+                if d.kind != "canteen":
+                    problems.append((line_of(d), f"{here}: only a canteen has service_hours"))
+                for start, end in d.service_hours:
+                    if end <= start:
+                        problems.append(
+                            (
+                                line_of(d),
+                                f"{here}: service_hours {start:%H:%M}-{end:%H:%M} ends before it starts",
+                            )
+                        )
         reported_cycles: set[frozenset[str]] = set()
         for lot in lots.values():
             here = f"{lot.building}/parking_lot/{lot.device}"

@@ -61,6 +61,7 @@ REQUIRED_FIELDS: Final[dict[str, frozenset[str]]] = {
 PLACEHOLDERS: Final = frozenset(
     {"rule", "building", "building_name", "kind", "device", "name", "location", "floor", "zone", "value"}
 )
+SummaryLang = Literal["zh", "en"]
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -140,7 +141,9 @@ class Rule(_Strict):
     severity: Severity
     enabled: bool = True
     description: str | None = None
-    summary: str | None = None
+    # One text, or one per language (`{zh: ..., en: ...}`): the alert's `summary` is the English one
+    # (else the first given), and each language's text goes in its labels as `summary_<lang>`.
+    summary: str | dict[SummaryLang, str] | None = None
     match: Match = Match()
     when: Condition | None = None
     clear: Condition | None = None
@@ -162,8 +165,11 @@ class Rule(_Strict):
             raise ValueError(
                 f"@{'clear' if self.clear is not None else 'for'}: `clear` and `for` need a `when`"
             )
-        if self.summary is not None:
-            for _, name, spec, conv in string.Formatter().parse(self.summary):
+        templates = [self.summary] if isinstance(self.summary, str) else list((self.summary or {}).values())
+        if isinstance(self.summary, dict) and not self.summary:
+            raise ValueError("@summary: give at least one language (zh, en)")
+        for template in templates:
+            for _, name, spec, conv in string.Formatter().parse(template):
                 if name is not None and (name not in PLACEHOLDERS or spec or conv):
                     raise ValueError(
                         f"@summary: placeholder {{{name}}} is not one of {', '.join(sorted(PLACEHOLDERS))}"

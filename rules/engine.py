@@ -484,7 +484,14 @@ class RuleEngine:
 
     # ------------------------------------------------------------- raise/clear
 
-    def _summary(self, rule: Rule, ak: AlertKey, value: JsonValue, info: DeviceInfo | None) -> str:
+    def _summary(
+        self, rule: Rule, ak: AlertKey, value: JsonValue, info: DeviceInfo | None
+    ) -> tuple[str, dict[str, str]]:
+        """The alert's summary, and one per language the rule gives (labels `summary_<lang>`).
+
+        The summary keeps the registry's texts whole (a location reads "中文 / English"); a
+        language's own summary takes its half of them, and the building's name in that language.
+        """
         _, building, kind, device = ak
         if isinstance(rule.when, RatioCompare) and isinstance(value, int | float):
             value_text = f"{value * 100:.0f}%"
@@ -500,8 +507,21 @@ class RuleEngine:
                 fields[name] = getattr(info, name) or ""
         if not fields.get("location"):
             fields["location"] = f"{building}/{device}"
-        template = rule.summary or f"{rule.id}: {{building}}/{{device}}"
-        return template.format_map({k: fields[k] for k in PLACEHOLDERS})
+        if rule.summary is None:
+            return f"{rule.id}: {building}/{device}", {}
+        if isinstance(rule.summary, str):
+            return rule.summary.format_map({k: fields[k] for k in PLACEHOLDERS}), {}
+        per_lang: dict[str, str] = {}
+        for lang, template in rule.summary.items():
+            local = _Defaulting(fields)
+            if b is not None:
+                local["building_name"] = b.name if lang == "zh" else (b.name_en or b.name)
+            halves = str(local["location"]).split(" / ")
+            if len(halves) == 2:
+                local["location"] = halves[0] if lang == "zh" else halves[1]
+            per_lang[f"summary_{lang}"] = template.format_map({k: local[k] for k in PLACEHOLDERS})
+        main = rule.summary.get("en") or next(iter(rule.summary.values()))
+        return main.format_map({k: fields[k] for k in PLACEHOLDERS}), per_lang
 
     def _raise(
         self,
@@ -519,6 +539,8 @@ class RuleEngine:
         labels = {n: str(getattr(info, n)) for n in LABEL_FIELDS if info is not None and getattr(info, n)}
         if extra_labels:
             labels.update(extra_labels)
+        summary, summaries = self._summary(rule, ak, value, info)
+        labels.update(summaries)
         silenced = (
             muting(
                 self.silences,
@@ -537,7 +559,7 @@ class RuleEngine:
             building,
             kind,
             device,
-            self._summary(rule, ak, value, info),
+            summary,
             value,
             labels,
         )

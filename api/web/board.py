@@ -52,7 +52,12 @@ def _canteen(
         today_points.append((load.observed_ms, load.load))
     today = day_curve(today_points, local_now.date(), tz)
     typical = typical_day(history.past, local_now.date(), tz) if history else {}
-    best = best_time_to_go(today_points, typical, local_now)
+    fresh = load.freshness == "fresh"
+    # People queuing now: it is serving, whatever its hours say (forecast.best_time_to_go).
+    queuing = fresh and (load.queue_length or 0) > 0
+    best = best_time_to_go(
+        today_points, typical, local_now, open_hours=info.meal_service, serving_now=queuing
+    )
     return {
         "building": info.building,
         "device": info.device,
@@ -64,7 +69,8 @@ def _canteen(
         "load": load.load,
         "queue_length": load.queue_length,
         "updated_at": _iso(load.observed_ms),
-        "stale": load.freshness != "fresh",
+        "stale": not fresh,
+        "service_hours": [f"{start:%H:%M}-{end:%H:%M}" for start, end in info.meal_service],
         "today": [{"minute": m, "load": round(v, 3)} for m, v in today.items()],
         "typical": [{"minute": m, "load": round(v, 3)} for m, v in typical.items()],
         "best": {

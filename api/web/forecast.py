@@ -15,6 +15,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
+from collector.registry import DEFAULT_SERVICE_HOURS
+
 SLOT_MINUTES: Final = 15
 HORIZON_MINUTES: Final = 120
 TYPICAL_WEEKS: Final = 4
@@ -24,14 +26,6 @@ FRESH_MINUTES: Final = 10
 # How quickly today's deviation from the typical day fades out of the forecast. An hour matches how
 # long a busier-than-usual lunch stays busier: the queue drains, the typical curve takes over again.
 DECAY_MINUTES: Final = 60.0
-# Meal service of the Darong staff canteen, local time: breakfast, lunch, dinner. Outside these the
-# hall is closed, and an empty closed hall must never be offered as the best time to go.
-DEFAULT_OPEN_HOURS: Final[tuple[tuple[time, time], ...]] = (
-    (time(7, 30), time(9, 0)),
-    (time(11, 0), time(13, 30)),
-    (time(17, 0), time(19, 0)),
-)
-
 Point = tuple[int, float]
 """(epoch milliseconds, load)"""
 Curve = Mapping[int, float]
@@ -144,7 +138,8 @@ def best_time_to_go(
     typical: Curve,
     now: datetime,
     *,
-    open_hours: Sequence[tuple[time, time]] = DEFAULT_OPEN_HOURS,
+    open_hours: Sequence[tuple[time, time]] = DEFAULT_SERVICE_HOURS,
+    serving_now: bool = False,
     horizon_minutes: int = HORIZON_MINUTES,
     slot_minutes: int = SLOT_MINUTES,
     fresh_minutes: int = FRESH_MINUTES,
@@ -154,8 +149,13 @@ def best_time_to_go(
     The forecast for a moment is the typical day's load then, scaled by how today compares with the
     typical day right now (a lunch running 20 % busier than usual is expected to stay busier), the
     scaling fading with time since the comparison says less the further ahead one looks. The
-    candidates are now and each slot start in the horizon, only while the canteen is open. The
-    earliest of equally good candidates wins: nobody should wait for the same queue.
+    candidates are now and each slot start in the horizon, only while the canteen is open
+    (`open_hours`, the registry's service hours, local time). The earliest of equally good
+    candidates wins: nobody should wait for the same queue.
+
+    `serving_now`: the canteen reports people queuing right now. It is serving, whatever its hours
+    say (a late lunch, hours out of date in the registry), so "now" is open: the board must never
+    say "closed" beside a queue.
 
     `now` must be timezone-aware, in the canteen's time zone (its local clock decides the slots and
     the opening hours).
@@ -197,9 +197,8 @@ def best_time_to_go(
             base = _interpolate(typical, moment.hour * 60 + moment.minute, slot_minutes)
             # A gap in the typical day is an unknown, not an empty hall.
             load = None if base is None else base * (1 + (ratio - 1) * math.exp(-ahead / DECAY_MINUTES))
-        forecast.append(
-            ForecastSlot(moment, None if load is None else max(load, 0.0), _is_open(moment, open_hours))
-        )
+        is_open = _is_open(moment, open_hours) or (serving_now and ahead == 0)
+        forecast.append(ForecastSlot(moment, None if load is None else max(load, 0.0), is_open))
 
     open_slots = [slot for slot in forecast if slot.open]
     if not open_slots:

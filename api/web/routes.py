@@ -20,16 +20,22 @@ from api.deps import authenticated, get_state
 from api.roles import GRANTS
 from api.state import ApiState
 from api.tokens import TokenInfo
+from api.web.assets import VersionedStatic, compressed, tree_version
+from api.web.board_models import Board
 from api.web.board_service import BoardService, InfluxSeries
 from api.web.i18n import LANG_COOKIE, LANGS, MESSAGES, pick_lang
 
 HERE: Final = Path(__file__).parent
 STATIC_PATH: Final = "/static/web"
+STATIC_DIR: Final = HERE / "static"
+# The pages link their files under this versioned path (api/web/assets.py): cached for a year.
+STATIC_VERSION: Final = tree_version(STATIC_DIR)
+VERSIONED_STATIC_PATH: Final = f"{STATIC_PATH}/v/{STATIC_VERSION}"
 BOARD_JSON_PATH: Final = "/api/v1/board"
 # Browsers and proxies may reuse the board for this long; the server rebuilds it at most this often.
 BOARD_MAX_AGE_S: Final = 5
-# Pages are shells without data: a minute of caching is harmless, and the script is re-checked by
-# its own validators (ETag, Last-Modified) that StaticFiles sends.
+# Pages are shells without data: a minute of caching is harmless. They name their files by version
+# (api/web/assets.py), so a new deployment reaches browsers within that minute.
 PAGE_MAX_AGE_S: Final = 60
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -66,7 +72,7 @@ def _page(request: Request, template: str, lang_query: str | None) -> HTMLRespon
             "lang": lang,
             "other_lang": other,
             "t": MESSAGES[lang],
-            "static": STATIC_PATH,
+            "static": VERSIONED_STATIC_PATH,
             "config": config,
         },
     )
@@ -117,7 +123,7 @@ def board_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
         "`Cache-Control: public, max-age=5`. Holds nothing sensitive: no alerts, no AEDs, no batteries."
     ),
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={200: {"model": Board, "content": {"application/json": {}}}},
 )
 async def board_json(service: Annotated[BoardService, Depends(board_service)]) -> Response:
     body, age = await service.json()
@@ -150,7 +156,13 @@ def mount(app: FastAPI, state: ApiState | None = None) -> None:
     if state is not None:
         app.state.louyu_board = _new_board_service(state)
     app.include_router(router)
-    app.mount(STATIC_PATH, StaticFiles(directory=HERE / "static"), name="web-static")
+    # The versioned mount first: `/static/web` would otherwise take `/static/web/v/...` as a file path.
+    app.mount(
+        f"{STATIC_PATH}/v",
+        compressed(VersionedStatic(STATIC_DIR, STATIC_VERSION)),
+        name="web-static-versioned",
+    )
+    app.mount(STATIC_PATH, compressed(StaticFiles(directory=STATIC_DIR)), name="web-static")
 
     if not any(getattr(route, "path", None) == "/" for route in app.router.routes):
 

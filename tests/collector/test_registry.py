@@ -3,12 +3,13 @@ inconsistency with its line."""
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from collector.registry import Registry, RegistryError
+from collector.registry import DEFAULT_SERVICE_HOURS, Registry, RegistryError
 from collector.site import layout
 from louyu.cli import app as louyu_cli
 
@@ -149,3 +150,34 @@ def test_louyu_registry_check(tmp_path: Path) -> None:
     good = CliRunner().invoke(louyu_cli, ["registry", "check"])
     assert good.exit_code == 0, good.output
     assert "    level garage-b1 (capacity 300): 300 spaces" in good.output
+
+
+def test_a_canteen_may_give_its_service_hours() -> None:
+    registry = Registry.from_text(
+        HEAD
+        + '      - {kind: canteen, id: hall, service_hours: ["11:30-14:00", "06:45-09:00"]}\n'
+        + "      - {kind: canteen, id: cafe}\n"
+    )
+    hall = registry.get("b", "canteen", "hall")
+    cafe = registry.get("b", "canteen", "cafe")
+    assert hall is not None and cafe is not None
+    assert hall.meal_service == ((time(6, 45), time(9, 0)), (time(11, 30), time(14, 0)))
+    # Without them, the hours as they were before the key existed.
+    assert cafe.service_hours is None
+    assert cafe.meal_service == DEFAULT_SERVICE_HOURS
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ('{kind: canteen, id: h, service_hours: ["13:00-11:00"]}', "ends before it starts"),
+        ('{kind: canteen, id: h, service_hours: ["25:00-26:00"]}', "service_hours"),
+        ('{kind: canteen, id: h, service_hours: ["lunch"]}', "service_hours"),
+        ("{kind: canteen, id: h, service_hours: []}", "service_hours"),
+        ('{kind: aed, id: h, service_hours: ["11:00-13:00"]}', "only a canteen"),
+    ],
+)
+def test_bad_service_hours_are_named(entry: str, words: str) -> None:
+    with pytest.raises(RegistryError) as caught:
+        Registry.from_text(HEAD + f"      - {entry}\n")
+    assert words in str(caught.value)

@@ -249,5 +249,9 @@ def test_cli_check(tmp_path: Path) -> None:
     good.write_text(Path("rules/data/default_rules.yaml").read_text())
     result = runner.invoke(app, ["rules", "check", str(good)])
     assert result.exit_code == 0 and "OK, 9 rules (9 enabled), 1 warning(s)" in result.output
-    assert f"{good}:34: warning: rule aed-fault: when: undecided" in result.output.replace("\n", "")
+    lines = good.read_text().splitlines()
+    fault = lines.index("  - id: aed-fault")
+    # The line of the condition under `when:` (0-based index of `when:` + 2).
+    when = next(n for n in range(fault, len(lines)) if lines[n].strip().startswith("when:")) + 2
+    assert f"{good}:{when}: warning: rule aed-fault: when: undecided" in result.output.replace("\n", "")
     assert runner.invoke(app, ["rules", "check", str(tmp_path / "nope.yaml")]).exit_code == 2

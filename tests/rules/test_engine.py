@@ -1,5 +1,8 @@
 """The engine, condition type by condition type, with time passed in (no sleeping)."""
 
+# Full-width colons are correct in Chinese text.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,7 +40,14 @@ def test_immediate_cabinet_open_raises_once_then_clears(make_harness: MakeHarnes
     ]
     alert = events[0].alert
     assert alert.value is True and alert.summary == "AED cabinet opened: Tower A lobby"
-    assert alert.labels == {"floor": "1F", "zone": "lobby", "location": "Tower A lobby"}
+    assert alert.labels == {
+        "floor": "1F",
+        "zone": "lobby",
+        "location": "Tower A lobby",
+        # The default rules give a summary per language.
+        "summary_en": "AED cabinet opened: Tower A lobby",
+        "summary_zh": "AED 箱门打开：Tower A lobby",
+    }
     assert h.engine.handle(aed(cabinet_open=True), T0 + MIN) == []  # still open: no second alert
     assert h.engine.handle(aed(), T0 + MIN) == []  # field absent: latest state keeps it open
     cleared = h.engine.handle(aed(cabinet_open=False), T0 + 2 * MIN)

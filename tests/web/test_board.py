@@ -15,7 +15,8 @@ import pytest
 
 from api.config import ApiConfig
 from api.influx import InfluxError, InfluxQueryClient
-from api.web.board import build_board
+from api.web.board import CanteenHistory, build_board
+from api.web.board_models import Board
 from api.web.board_service import BoardService, InfluxSeries
 from api.web.forecast import Point
 from collector.latest import LatestState
@@ -376,3 +377,45 @@ buildings:
         "sensors",
         [],
     )
+
+
+def test_the_board_matches_its_documented_schema(darong: Registry) -> None:
+    """The OpenAPI document describes the board with `Board`: a built board, with curves, a
+    forecast and parking, validates against it (extra keys forbidden)."""
+    history = {
+        CANTEEN: CanteenHistory(
+            today=[(NOW_MS - 600_000, 0.4)], past=[(ts, people / 420) for ts, people in past_lunches()]
+        )
+    }
+    states = table(
+        reading("darong-b", "canteen", "main-hall", occupancy=336, queue_length=20),
+        reading("darong-a", "parking_lot", "garage-b1", occupied=250),
+    )
+    board = build_board(darong, states.snapshot(), history, NOW)
+    assert board["canteens"][0]["typical"] and board["canteens"][0]["forecast"]
+    Board.model_validate(json.loads(json.dumps(board)))
+
+
+def test_service_hours_come_from_the_registry_and_a_queue_is_never_closed() -> None:
+    text = (
+        "area: t\ntimezone: Asia/Shanghai\nbuildings:\n  - id: darong-b\n    name: B\n    devices:\n"
+        '      - {kind: canteen, id: main-hall, capacity: 420, service_hours: ["12:00-13:00"]}\n'
+    )
+    registry = Registry.from_text(text)
+    # 11:40: lunch starts at 12:00 by this canteen's hours, nobody queues: best is 12:00 at the earliest.
+    quiet = build_board(
+        registry, table(reading("darong-b", "canteen", "main-hall", occupancy=0)).snapshot(), {}, NOW
+    )
+    [canteen] = quiet["canteens"]
+    assert canteen["service_hours"] == ["12:00-13:00"]
+    assert [slot["open"] for slot in canteen["forecast"]][:3] == [False, False, True]
+    # Same moment, outside its hours, but 60 people queue: it is serving, not "closed".
+    busy = build_board(
+        registry,
+        table(reading("darong-b", "canteen", "main-hall", occupancy=400, queue_length=60)).snapshot(),
+        {},
+        NOW,
+    )
+    best = busy["canteens"][0]["best"]
+    assert best["status"] == "ok"
+    assert best["at"].startswith("2026-11-26T11:40")

@@ -10,12 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from api.web.forecast import (
-    DEFAULT_OPEN_HOURS,
     best_time_to_go,
     day_curve,
     slot_of,
     typical_day,
 )
+from collector.registry import DEFAULT_SERVICE_HOURS
 
 TZ = ZoneInfo("Asia/Shanghai")
 # A Thursday.
@@ -177,7 +177,27 @@ def test_naive_now_is_refused() -> None:
 
 
 def test_opening_hours_are_the_canteen_meals() -> None:
-    assert DEFAULT_OPEN_HOURS[1] == (time(11, 0), time(13, 30))
+    assert DEFAULT_SERVICE_HOURS[1] == (time(11, 0), time(13, 30))
+
+
+def test_a_queue_outside_the_hours_is_never_called_closed() -> None:
+    # 20:00, after dinner service by the hours, but 60 people queue and the hall is 95 % full.
+    typical = lunch_curve()
+    now = at(TODAY, 20, 0)
+    best = best_time_to_go([(ms(now), 0.95)], typical, now, serving_now=True)
+    assert best.status == "ok"
+    assert best.at == now
+    assert best.load == pytest.approx(0.95)
+    # Without the queue, the same moment is closed.
+    assert best_time_to_go([(ms(now), 0.95)], typical, now).status == "closed"
+
+
+def test_the_hours_given_are_the_ones_used() -> None:
+    # A canteen serving lunch 12:00-14:00 only: at 11:00 the best time is its opening, not 11:00.
+    typical = {slot: 0.1 for slot in range(10 * 60, 15 * 60, 15)}
+    now = at(TODAY, 11, 0)
+    best = best_time_to_go([], typical, now, open_hours=((time(12, 0), time(14, 0)),))
+    assert best.at == at(TODAY, 12, 0)
 
 
 @given(

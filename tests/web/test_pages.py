@@ -9,7 +9,9 @@ import httpx
 import pytest
 
 from api.roles import Role
+from api.web.assets import tree_version
 from api.web.i18n import MESSAGES, pick_lang
+from api.web.routes import STATIC_DIR, STATIC_VERSION
 from tests.web.a11y import contrast, parse_colour
 from tests.web.conftest import WebApi
 
@@ -145,3 +147,50 @@ def test_the_board_json_route_is_documented_as_public(web: WebApi) -> None:
     assert "public" in operation["tags"]
     assert "security" not in operation
     assert "/dashboard" not in spec["paths"]
+
+
+def test_static_files_are_versioned_compressed_and_cached_for_a_year(web: WebApi) -> None:
+    """Over real HTTP (uvicorn): the pages link versioned URLs; those come gzip-compressed with
+    `immutable`; a module's relative imports stay under the same version."""
+    with httpx.Client(base_url=web.url, timeout=10) as client:
+        page = client.get("/dashboard").text
+        assets = re.findall(r'(?:src|href)="(/static/web/[^"]+)"', page)
+        assert assets and all(a.startswith(f"/static/web/v/{STATIC_VERSION}/") for a in assets), assets
+        script = next(a for a in assets if a.endswith("/dashboard.js"))
+        response = client.get(script, headers={"Accept-Encoding": "gzip"})
+        assert response.status_code == 200
+        assert response.headers["content-encoding"] == "gzip"
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+        wire = int(response.headers.get("content-length") or len(response.content))
+        assert "./api.js" in response.text  # httpx decoded it: it is the script
+        plain = (STATIC_DIR / "dashboard.js").read_bytes()
+        assert response.content == plain
+        # uPlot compresses to well under half.
+        uplot = client.get(f"/static/web/v/{STATIC_VERSION}/vendor/uPlot.iife.min.js")
+        raw = client.get(
+            f"/static/web/v/{STATIC_VERSION}/vendor/uPlot.iife.min.js",
+            headers={"Accept-Encoding": "identity"},
+        )
+        assert "content-encoding" not in raw.headers
+        assert uplot.headers["content-encoding"] == "gzip"
+        assert uplot.num_bytes_downloaded < len(raw.content) / 2
+        assert wire < len(plain)
+        # The sibling a module imports, by the relative path the browser resolves.
+        assert (
+            client.get(script.replace("dashboard.js", "api.js"))
+            .headers["cache-control"]
+            .endswith("immutable")
+        )
+        # An older version (a page cached across a deployment) still loads, without the year's promise.
+        old = client.get("/static/web/v/000000000000/app.css")
+        assert old.status_code == 200
+        assert old.headers["cache-control"] == "no-cache"
+        assert client.get(f"/static/web/v/{STATIC_VERSION}/../routes.py").status_code == 404
+        assert client.get(f"/static/web/v/{STATIC_VERSION}/nothing.js").status_code == 404
+
+
+def test_the_version_follows_the_content(tmp_path: Path) -> None:
+    (tmp_path / "a.js").write_text("one")
+    first = tree_version(tmp_path)
+    (tmp_path / "a.js").write_text("two")
+    assert tree_version(tmp_path) != first

@@ -5,7 +5,7 @@
 
 import { api } from "./api.js";
 import { compareAlerts, isNewer } from "./alert_order.js";
-import { t } from "./common.js";
+import { alertSummary, t } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -58,7 +58,7 @@ function updateBanner() {
   if (!waiting.length) return;
   const first = waiting[0];
   const more = waiting.length > 1 ? ` ${t("banner.more").replace("{n}", waiting.length - 1)}` : "";
-  $("banner-text").textContent = `${first.summary} · ${first.building}/${first.device}${more}`;
+  $("banner-text").textContent = `${alertSummary(first)} · ${first.building}/${first.device}${more}`;
   $("banner-link").setAttribute("href", `#/alert/${first.id}`);
   $("banner").dataset.alertId = String(first.id);
 }

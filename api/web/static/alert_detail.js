@@ -4,7 +4,7 @@
 
 import { api, buildingLabel, buildings, can } from "./api.js";
 import { actionBar, deviceHref, durationText } from "./alert_row.js";
-import { el, fmtTime, t } from "./common.js";
+import { alertSummary, el, fmtTime, t } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -19,7 +19,7 @@ export async function showAlert(id) {
 
 function renderAlert(alert, deliveries) {
   const ack = [...alert.events].reverse().find((e) => e.event === "acknowledged");
-  $("detail-title").textContent = alert.summary;
+  $("detail-title").textContent = alertSummary(alert);
   $("detail-head").replaceChildren(
     el("span", { class: `badge sev-${alert.severity}` }, t("severity." + alert.severity)),
     el("span", { class: `badge state state-${alert.state}`, "data-role": "state" }, t("state." + alert.state)),

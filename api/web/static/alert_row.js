@@ -2,7 +2,7 @@
 // after a confirmation (an explicit one when an AED cabinet is still open), silence.
 
 import { api, app, can } from "./api.js";
-import { el, fmtTime, t } from "./common.js";
+import { alertSummary, el, fmtTime, t } from "./common.js";
 import { silenceLike } from "./silences.js";
 
 const $ = (id) => document.getElementById(id);
@@ -40,7 +40,7 @@ export function fillAlertRow(li, alert, { actions = true, selectable = false, se
   li.dataset.state = alert.state;
   li.dataset.id = String(alert.id);
   li.tabIndex = -1;
-  li.setAttribute("aria-label", `${t("severity." + alert.severity)} ${t("state." + alert.state)} ${alert.summary}`);
+  li.setAttribute("aria-label", `${t("severity." + alert.severity)} ${t("state." + alert.state)} ${alertSummary(alert)}`);
   const flags = [
     alert.escalation_level > 0 && `${t("alert.escalated")} ${alert.escalation_level}`,
     alert.silenced && t("alert.silenced"),
@@ -71,7 +71,7 @@ export function fillAlertRow(li, alert, { actions = true, selectable = false, se
   lead.append(el("span", { class: `badge sev-${alert.severity}` }, t("severity." + alert.severity)));
   const parts = [
     lead,
-    el("a", { class: "summary", href: `#/alert/${alert.id}`, "data-role": "detail" }, alert.summary),
+    el("a", { class: "summary", href: `#/alert/${alert.id}`, "data-role": "detail" }, alertSummary(alert)),
     el("span", { class: `badge state state-${alert.state}`, "data-role": "state" }, t("state." + alert.state)),
     meta,
   ];
@@ -161,7 +161,7 @@ async function confirmResolve(alert, note) {
   }
   const dialog = $("confirm-dialog");
   const tick = $("confirm-check");
-  $("confirm-text").textContent = `#${alert.id} ${alert.summary} · ${alert.building}/${alert.device}`;
+  $("confirm-text").textContent = `#${alert.id} ${alertSummary(alert)} · ${alert.building}/${alert.device}`;
   $("confirm-note").textContent = note ? `${t("alert.note")}: ${note}` : t("confirm.no_note");
   $("confirm-warning").hidden = !cabinetOpen;
   tick.checked = false;

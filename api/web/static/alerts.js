@@ -5,7 +5,7 @@
 import { api, app, buildingName, buildings, can } from "./api.js";
 import { compareAlerts, isNewer, SEVERITIES } from "./alert_order.js";
 import { applyAction, fillAlertRow } from "./alert_row.js";
-import { el, t } from "./common.js";
+import { alertSummary, el, t } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 100;
@@ -57,7 +57,7 @@ function matches(alert, filter) {
   for (const name of ["severity", "building", "kind", "rule"]) if (filter[name] && alert[name] !== filter[name]) return false;
   if (filter.q) {
     const needle = filter.q.toLowerCase();
-    if (![alert.summary, alert.device, alert.building, alert.rule].some((v) => v.toLowerCase().includes(needle))) return false;
+    if (![alertSummary(alert), alert.summary, alert.device, alert.building, alert.rule].some((v) => v.toLowerCase().includes(needle))) return false;
   }
   if (filter.range && Date.parse(alert.started_at) < Date.now() - RANGES[filter.range] * 3600000) return false;
   return true;

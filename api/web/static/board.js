@@ -4,7 +4,15 @@
 
 import { CONFIG, dayChart, el, fmtNumber, fmtPercent, fmtTime, loadLevel, t } from "./common.js";
 
-const POLL_MS = 30000;
+// Every 10 s: a lobby screen must notice an outage within seconds, and the server answers from
+// its 5 s cache however many screens ask.
+const POLL_MS = 10000;
+// Older than this, the board's figures are called out of date (three polls missed).
+const STALE_MS = 35000;
+
+let shownAt = null; // when the figures on screen were built (epoch ms, by this browser's clock)
+let shownGenerated = null; // the board's own generated_at for them
+let failing = false;
 
 function buildingName(entry) {
   return CONFIG.lang === "en" && entry.name_en ? entry.name_en : entry.name || entry.building;
@@ -17,14 +25,43 @@ function located(text) {
   return (CONFIG.lang === "en" ? parts[1] : parts[0]) || text;
 }
 
-function bestText(best, load) {
+function ago(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 90 ? t("board.ago_s").replace("{n}", s) : t("board.ago_min").replace("{n}", Math.round(s / 60));
+}
+
+// The age of what is on screen, and a plain sentence when it is out of date: the API does not
+// answer, or its last answer is old. Run on every poll and every few seconds in between.
+function showAge() {
+  const line = document.getElementById("board-stale");
+  if (shownAt === null) {
+    line.hidden = !failing;
+    line.textContent = failing ? t("board.offline").replace("{time}", "—") : "";
+    document.body.dataset.stale = String(failing);
+    return;
+  }
+  const age = Date.now() - shownAt;
+  document.getElementById("board-age").textContent = `(${ago(age)})`;
+  const stale = failing || age > STALE_MS;
+  line.hidden = !stale;
+  line.textContent = failing ? t("board.offline").replace("{time}", fmtTime(shownGenerated)) : stale ? t("board.old").replace("{age}", ago(age)) : "";
+  document.body.dataset.stale = String(stale);
+}
+
+function bestText(best, generatedAt) {
   if (best.status === "closed") return t("board.closed");
   if (best.status !== "ok" || !best.at) return t("board.no_forecast");
-  const soon = Date.parse(best.at) - Date.now() < 5 * 60000;
+  // Against the board's own clock, not this browser's: they may differ (and in the demo, the
+  // board runs simulated time).
+  const soon = Date.parse(best.at) - Date.parse(generatedAt) < 5 * 60000;
   return soon ? t("board.best_now") : fmtTime(best.at);
 }
 
-function canteenCard(c) {
+function hasPoints(points) {
+  return points.some((p) => p.load !== null);
+}
+
+function canteenCard(c, generatedAt) {
   const level = loadLevel(c.load);
   const chart = el("div", { class: "chart", role: "img", "aria-label": t("board.curve") });
   const card = el(
@@ -40,6 +77,7 @@ function canteenCard(c) {
         el("div", { class: "sub" }, t("board.load_now")),
         el("div", { class: "headline", "data-field": "load" }, c.stale ? "—" : fmtPercent(c.load)),
         el("div", { class: "sub" }, c.stale ? t("board.stale") : `${fmtNumber(c.occupancy)} / ${fmtNumber(c.capacity)} ${t("board.seats")}`),
+        el("div", { class: "sub", "data-field": "reading" }, t("board.last_reading").replace("{time}", fmtTime(c.updated_at))),
       ),
       level ? el("span", { class: `level level-${level}` }, t("load." + level)) : null,
       typeof c.queue_length === "number"
@@ -50,15 +88,16 @@ function canteenCard(c) {
       "p",
       {},
       el("span", { class: "sub" }, `${t("board.best")}: `),
-      el("span", { class: "best", "data-field": "best" }, bestText(c.best)),
+      el("span", { class: "best", "data-field": "best" }, bestText(c.best, generatedAt)),
       c.best.status === "ok" && c.best.load !== null ? el("span", { class: "sub" }, ` (${t("board.expected")} ${fmtPercent(c.best.load)})`) : null,
     ),
     el("h3", {}, t("board.curve")),
+    // A legend entry only for a line that is drawn.
     el(
       "div",
       { class: "legend" },
-      el("span", {}, el("span", { class: "swatch", style: "background:#0a58a8" }), t("board.today")),
-      el("span", {}, el("span", { class: "swatch", style: "background:#8a8f98" }), t("board.typical")),
+      hasPoints(c.today) ? el("span", { "data-series": "today" }, el("span", { class: "swatch today" }), t("board.today")) : null,
+      hasPoints(c.typical) ? el("span", { "data-series": "typical" }, el("span", { class: "swatch typical" }), t("board.typical")) : null,
     ),
     chart,
   );
@@ -93,16 +132,23 @@ function parkingBlock(p) {
 
 async function refresh() {
   let board;
+  let age = 0;
   try {
-    const response = await fetch(CONFIG.board_json, { headers: { Accept: "application/json" } });
+    const response = await fetch(CONFIG.board_json, { headers: { Accept: "application/json" }, cache: "no-store" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     board = await response.json();
+    age = Number(response.headers.get("Age")) || 0;
   } catch (error) {
-    document.body.dataset.error = String(error);
+    // Keep the figures, and say plainly that they are from before the outage.
+    failing = true;
+    showAge();
     return;
   }
+  failing = false;
+  shownAt = Date.now() - age * 1000;
+  shownGenerated = board.generated_at;
   const canteens = document.getElementById("canteens");
-  const cards = board.canteens.map(canteenCard);
+  const cards = board.canteens.map((c) => canteenCard(c, board.generated_at));
   canteens.replaceChildren(...cards.map(([card]) => card));
   board.canteens.forEach((c, i) => {
     const today = c.today.map((p) => [p.minute, p.load]);
@@ -117,7 +163,9 @@ async function refresh() {
   updated.textContent = fmtTime(board.generated_at);
   updated.setAttribute("datetime", board.generated_at);
   document.body.dataset.loaded = "true";
+  showAge();
 }
 
 refresh();
 setInterval(refresh, POLL_MS);
+setInterval(showAge, 5000);

@@ -7,7 +7,21 @@ export function t(key) {
   return T[key] ?? key;
 }
 
-const locale = CONFIG.lang === "zh" ? "zh-CN" : "en-GB";
+export const locale = CONFIG.lang === "zh" ? "zh-CN" : "en-GB";
+const plurals = new Intl.PluralRules(locale);
+
+// A counted phrase in the page's language: `key.one`, `key.other`, ... by the language's plural
+// rules ("1 point", "2 points"; Chinese has one form), with {n} filled in.
+export function plural(key, n) {
+  const form = T[`${key}.${plurals.select(n)}`] ?? T[`${key}.other`] ?? key;
+  return form.replace("{n}", fmtNumber(n));
+}
+
+// An alert's summary in the page's language: the rules give one per language (labels
+// `summary_zh`, `summary_en`, rendered by the rules engine); a rule with one text has only `summary`.
+export function alertSummary(alert) {
+  return alert.labels?.[`summary_${CONFIG.lang}`] || alert.summary;
+}
 
 export function fmtTime(iso, withDate = false) {
   if (!iso) return "—";
@@ -62,10 +76,14 @@ export function localMinutes(iso) {
   return get("hour") * 60 + get("minute");
 }
 
-export function localMidnight(now = new Date()) {
-  // The offset of the area's zone at `now`, from the difference between its wall clock and UTC.
+// The offset of the area's zone from UTC at `now`, from the difference between its wall clock and UTC.
+export function zoneOffsetMs(now = new Date()) {
   const wall = new Date(now.toLocaleString("en-US", { timeZone: CONFIG.timezone }));
-  const offsetMs = wall.getTime() - new Date(now.toLocaleString("en-US", { timeZone: "UTC" })).getTime();
+  return wall.getTime() - new Date(now.toLocaleString("en-US", { timeZone: "UTC" })).getTime();
+}
+
+export function localMidnight(now = new Date()) {
+  const offsetMs = zoneOffsetMs(now);
   const localNow = new Date(now.getTime() + offsetMs);
   localNow.setUTCHours(0, 0, 0, 0);
   return new Date(localNow.getTime() - offsetMs);
@@ -77,7 +95,7 @@ function hhmm(minutes) {
   return `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}`;
 }
 
-const COLOURS = ["#0a58a8", "#8a8f98", "#b3261e", "#176336"];
+export const COLOURS = ["#0a58a8", "#8a8f98", "#b3261e", "#176336"];
 
 // A day curve chart: x in minutes after local midnight, y a load in %. `series` is a list of
 // {label, points: [[minute, load]], dash}. Redrawn in place when called again on the same node.
@@ -109,8 +127,8 @@ export function dayChart(node, series, { height = 200, yMax = 110, from = 6 * 60
         width: s.width ?? 2,
         dash: s.dash,
         spanGaps: s.spanGaps ?? false,
-        // A lone reading has no line to draw: show the dots until there are a few.
-        points: { show: s.points.filter((p) => p[1] !== null).length < 4, size: 7 },
+        // A lone reading has no line to draw: show the dots (filled, to be seen) until there are a few.
+        points: { show: s.points.filter((p) => p[1] !== null).length < 4, size: 9, fill: s.colour ?? COLOURS[i % COLOURS.length] },
       })),
     ],
   };
@@ -118,22 +136,4 @@ export function dayChart(node, series, { height = 200, yMax = 110, from = 6 * 60
   if (minutes.length === 0) return null;
   // eslint-disable-next-line no-undef
   return new uPlot(opts, data, node);
-}
-
-// A time chart for device history: x in epoch seconds.
-export function timeChart(node, label, points, { height = 260 } = {}) {
-  node.replaceChildren();
-  if (points.length === 0) return null;
-  const xs = points.map((p) => Date.parse(p.t) / 1000);
-  const ys = points.map((p) => (typeof p.v === "number" ? p.v : p.v === true ? 1 : p.v === false ? 0 : null));
-  const opts = {
-    width: Math.max(node.clientWidth, 260),
-    height,
-    legend: { show: true },
-    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), CONFIG.timezone), // eslint-disable-line no-undef
-    series: [{}, { label, stroke: COLOURS[0], width: 2, points: { show: false } }],
-    axes: [{ stroke: "#4a5565", grid: { stroke: "#e3e8ef" } }, { stroke: "#4a5565", grid: { stroke: "#e3e8ef" } }],
-  };
-  // eslint-disable-next-line no-undef
-  return new uPlot(opts, [xs, ys], node);
 }
