@@ -4,11 +4,13 @@ so that the OpenAPI document shows what a client receives."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+import re
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -22,6 +24,25 @@ KindName = Literal["parking_space", "parking_lot", "aed", "canteen"]
 AlertState = Literal["firing", "acknowledged", "resolved"]
 Severity = Literal["critical", "major", "minor", "warning", "info"]
 Value = bool | int | float | str | None
+
+
+# A time as a client writes one: RFC 3339 (`format: date-time`), never a number. Pydantic alone also
+# takes `0.5` or `1700000000` as a Unix time, which the document does not allow.
+RFC3339_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?")
+
+
+def _written_time(value: Any) -> Any:
+    if isinstance(value, str) and RFC3339_RE.fullmatch(value) is None:
+        raise ValueError("a time is RFC 3339, e.g. 2026-11-27T09:00:00+08:00")
+    if isinstance(value, int | float):
+        raise ValueError("a time is RFC 3339, e.g. 2026-11-27T09:00:00+08:00, not a number")
+    return value
+
+
+# With or without an offset (the history range answers a naive time with a 400 that says so).
+WrittenTime = Annotated[dt.datetime, BeforeValidator(_written_time)]
+# With one: the offset is part of the schema's date-time.
+WrittenAwareTime = Annotated[AwareDatetime, BeforeValidator(_written_time)]
 
 
 def _rfc3339(value: dt.datetime) -> str:
@@ -233,8 +254,8 @@ class SilenceCreate(BaseModel):
     rule: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] | None = None
     # Some text that is not blank, blank as Python's str.strip() sees it (which also strips \x1c-\x1f).
     reason: str = Field(min_length=1, max_length=2000, pattern=r"[^\s\x1c-\x1f]")
-    starts_at: AwareDatetime | None = Field(default=None, description="default: now")
-    ends_at: AwareDatetime | None = Field(default=None, description="give ends_at or duration_minutes")
+    starts_at: WrittenAwareTime | None = Field(default=None, description="default: now")
+    ends_at: WrittenAwareTime | None = Field(default=None, description="give ends_at or duration_minutes")
     duration_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 365)
 
     @model_validator(mode="after")
@@ -259,7 +280,7 @@ class SilenceChange(BaseModel):
         },
     )
 
-    ends_at: AwareDatetime | None = None
+    ends_at: WrittenAwareTime | None = None
     extend_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 365)
 
     @model_validator(mode="after")

@@ -81,7 +81,7 @@ def add_answers(app: FastAPI, document: dict[str, Any]) -> dict[str, Any]:
         media_type = str(getattr(route.response_class, "media_type", None) or "")
         if not media_type.endswith("json"):
             media_type = "application/json"
-        for method in route.methods:
+        for method in route.methods or ():
             operation = document["paths"][route.path_format][method.lower()]
             if optional_token in calls and authenticated not in calls:
                 # A token is welcome but not needed: `{}` is "no requirement" beside the bearer.

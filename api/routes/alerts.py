@@ -6,7 +6,7 @@ from typing import Annotated, Final, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Body, HTTPException, Path, Query
-from pydantic import AwareDatetime, StringConstraints
+from pydantic import StringConstraints
 
 from api.convert import alert_public, alert_with_events
 from api.deps import Acker, Actions, Now, Reader, Resolver, State, Store
@@ -20,6 +20,7 @@ from api.models import (
     NoteRequest,
     Problem,
     Severity,
+    WrittenAwareTime,
 )
 from rules.alert_query import AlertFilter
 from rules.records import AlertRecord
@@ -91,9 +92,11 @@ async def list_alerts(
         ),
     ] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="started at or after (RFC 3339 with offset)")
+        WrittenAwareTime | None, Query(description="started at or after (RFC 3339 with offset)")
     ] = None,
-    until: Annotated[AwareDatetime | None, Query(description="started before (RFC 3339 with offset)")] = None,
+    until: Annotated[
+        WrittenAwareTime | None, Query(description="started before (RFC 3339 with offset)")
+    ] = None,
     sort: Annotated[
         Sort,
         Query(

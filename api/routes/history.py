@@ -11,7 +11,7 @@ from api.deps import Devices, Now, Reader, RegistryDep, State
 from api.device_models import HistoryPoint, HistoryPublic
 from api.history import EVERY_PATTERN, FIELDS, NUMERIC, HistoryRequestError, Mode, influxql, plan
 from api.influx import InfluxError
-from api.models import KindName, Problem
+from api.models import KindName, Problem, WrittenTime
 from collector.models import DeviceKey
 
 router = APIRouter(tags=["devices"])
@@ -60,11 +60,11 @@ async def history(
         ),
     ],
     start: Annotated[
-        dt.datetime | None,
+        WrittenTime | None,
         Query(description="RFC 3339; default: end - 6 h", examples=["2026-11-27T08:00:00+08:00"]),
     ] = None,
     end: Annotated[
-        dt.datetime | None,
+        WrittenTime | None,
         Query(description="RFC 3339; default: now", examples=["2026-11-27T20:00:00+08:00"]),
     ] = None,
     every: Annotated[
