@@ -17,11 +17,12 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
-from api import docs_page, errors
+from api import docs_page, errors, responses
 from api.body_limit import BodyLimitMiddleware
 from api.config import VERSION, ApiConfig
 from api.history import last_values_statements, seed_targets
 from api.influx import InfluxError, InfluxQueryClient
+from api.methods import MethodsMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.mqtt_feed import MqttFeed
 from api.publisher import FeedPublisher
@@ -128,6 +129,9 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     mount_web(app, state)
+    # Every route's error answers in the document, from its dependencies (api/responses.py).
+    responses.document(app)
+    app.add_middleware(MethodsMiddleware, routes=app.router.routes)
     # Outermost last: metrics see every answer, including the body limit's 413, and the
     # security headers go on every one of them.
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.models import Problem
 from api.roles import Permission, allows
 from api.state import ApiState
 from api.tokens import TokenInfo
@@ -26,13 +24,6 @@ from rules.store import AlertStore
 _bearer = HTTPBearer(
     auto_error=False, description="An API token: `louyu token create --role ROLE --name NAME`"
 )
-
-# Documented on every protected route, so that the OpenAPI document lists what a client can meet.
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "no token, or an unknown, revoked or expired one"},
-    403: {"model": Problem, "description": "the token's role may not do this"},
-    429: {"model": Problem, "description": "too many requests for this token; see Retry-After"},
-}
 
 
 def get_state(request: Request) -> ApiState:
@@ -89,13 +80,21 @@ def optional_token(
 MaybeToken = Annotated[TokenInfo | None, Depends(optional_token)]
 
 
-def require(permission: Permission) -> Callable[[TokenInfo], Awaitable[TokenInfo]]:
-    async def check(token: Annotated[TokenInfo, Depends(authenticated)]) -> TokenInfo:
-        if not allows(token.role, permission):
-            raise HTTPException(403, f"role {token.role.value} may not {permission.value}")
+class RoleCheck:
+    """The dependency that asks for one permission (a class, so that api/responses.py can tell a
+    route that may answer 403 by its dependencies)."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    async def __call__(self, token: Annotated[TokenInfo, Depends(authenticated)]) -> TokenInfo:
+        if not allows(token.role, self.permission):
+            raise HTTPException(403, f"role {token.role.value} may not {self.permission.value}")
         return token
 
-    return check
+
+def require(permission: Permission) -> RoleCheck:
+    return RoleCheck(permission)
 
 
 Reader = Annotated[TokenInfo, Depends(require(Permission.READ))]

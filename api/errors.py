@@ -6,13 +6,22 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from rules.errors import AlertNotFound, InvalidCursor, InvalidSilence, InvalidTransition, SilenceNotFound
+from rules.errors import (
+    AlertNotFound,
+    InvalidCursor,
+    InvalidSilence,
+    InvalidTransition,
+    SilenceEnded,
+    SilenceNotFound,
+)
 
 STATUS: dict[type[Exception], int] = {
     AlertNotFound: 404,
     SilenceNotFound: 404,
     InvalidTransition: 409,
-    InvalidSilence: 400,
+    SilenceEnded: 409,
+    # A rule between the fields of a silence or relative to now: refused like any body error.
+    InvalidSilence: 422,
     InvalidCursor: 400,
 }
 

@@ -4,13 +4,16 @@ so that the OpenAPI document shows what a client receives."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+import re
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     PlainSerializer,
     WithJsonSchema,
     model_validator,
@@ -21,6 +24,25 @@ KindName = Literal["parking_space", "parking_lot", "aed", "canteen"]
 AlertState = Literal["firing", "acknowledged", "resolved"]
 Severity = Literal["critical", "major", "minor", "warning", "info"]
 Value = bool | int | float | str | None
+
+
+# A time as a client writes one: RFC 3339 (`format: date-time`), never a number. Pydantic alone also
+# takes `0.5` or `1700000000` as a Unix time, which the document does not allow.
+RFC3339_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?")
+
+
+def _written_time(value: Any) -> Any:
+    if isinstance(value, str) and RFC3339_RE.fullmatch(value) is None:
+        raise ValueError("a time is RFC 3339, e.g. 2026-11-27T09:00:00+08:00")
+    if isinstance(value, int | float):
+        raise ValueError("a time is RFC 3339, e.g. 2026-11-27T09:00:00+08:00, not a number")
+    return value
+
+
+# With or without an offset (the history range answers a naive time with a 400 that says so).
+WrittenTime = Annotated[dt.datetime, BeforeValidator(_written_time)]
+# With one: the offset is part of the schema's date-time.
+WrittenAwareTime = Annotated[AwareDatetime, BeforeValidator(_written_time)]
 
 
 def _rfc3339(value: dt.datetime) -> str:
@@ -63,6 +85,21 @@ class Problem(BaseModel):
     """Every error answer: a sentence a person can act on."""
 
     detail: Any = Field(examples=["alert 42 is resolved and cannot be acknowledged"])
+
+
+class FieldProblem(BaseModel):
+    """One problem of a request, as FastAPI reports it."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidRequest(BaseModel):
+    """422: FastAPI's list of what is wrong with each parameter or body field, or a sentence for a
+    rule between fields or relative to the present (`ends_at` after `starts_at`, ...)."""
+
+    detail: str | list[FieldProblem] = Field(examples=["ends_at must be after starts_at"])
 
 
 class AlertPublic(BaseModel):
@@ -180,9 +217,18 @@ class NoteRequest(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
+# Rules between the fields of a silence, in the schema as well as in the validators below, so that a
+# client (or a generator of test requests) knows them. `oneOf` over two "given and not null" shapes
+# is "exactly one of"; `anyOf` over four is "at least one of".
+def _given(*names: str) -> list[JsonValue]:
+    return [{"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in names]
+
+
 class SilenceCreate(BaseModel):
-    """Mute the alerts matching every given field for a while. Name at least one field. A
-    critical alert is muted only by a silence that names its rule."""
+    """Mute the alerts matching every given field for a while. Name at least one of building,
+    kind, device and rule; give exactly one of `ends_at` and `duration_minutes`. A critical alert
+    is muted only by a silence that names its rule. Times are checked against now (422): starts
+    between a day ago and a year ahead, ends after it starts, lasts at most 365 days."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -194,7 +240,11 @@ class SilenceCreate(BaseModel):
                     "duration_minutes": 120,
                     "reason": "garage event, lot full on purpose",
                 }
-            ]
+            ],
+            "allOf": [
+                {"anyOf": _given("building", "kind", "device", "rule")},
+                {"oneOf": _given("ends_at", "duration_minutes")},
+            ],
         },
     )
 
@@ -202,13 +252,16 @@ class SilenceCreate(BaseModel):
     kind: KindName | None = None
     device: Name | None = None
     rule: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] | None = None
-    reason: str = Field(min_length=1, max_length=2000)
-    starts_at: AwareDatetime | None = Field(default=None, description="default: now")
-    ends_at: AwareDatetime | None = Field(default=None, description="give ends_at or duration_minutes")
+    # Some text that is not blank, blank as Python's str.strip() sees it (which also strips \x1c-\x1f).
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"[^\s\x1c-\x1f]")
+    starts_at: WrittenAwareTime | None = Field(default=None, description="default: now")
+    ends_at: WrittenAwareTime | None = Field(default=None, description="give ends_at or duration_minutes")
     duration_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 365)
 
     @model_validator(mode="after")
     def _one_end(self) -> SilenceCreate:
+        if not any((self.building, self.kind, self.device, self.rule)):
+            raise ValueError("name at least one of building, kind, device, rule")
         if (self.ends_at is None) == (self.duration_minutes is None):
             raise ValueError("give exactly one of ends_at and duration_minutes")
         return self
@@ -216,11 +269,18 @@ class SilenceCreate(BaseModel):
 
 class SilenceChange(BaseModel):
     """Move the end of a silence in force: a new `ends_at`, or `extend_minutes` added to the
-    current end. Give exactly one. To end it now, DELETE it."""
+    current end. Give exactly one. To end it now, DELETE it. The new end must lie after now and
+    after the start, at most 365 days from the start (422)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"extend_minutes": 60}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"extend_minutes": 60}],
+            "oneOf": _given("ends_at", "extend_minutes"),
+        },
+    )
 
-    ends_at: AwareDatetime | None = None
+    ends_at: WrittenAwareTime | None = None
     extend_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 365)
 
     @model_validator(mode="after")

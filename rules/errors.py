@@ -42,6 +42,13 @@ class InvalidSilence(RulesError):  # noqa: N818 (names the API relies on)
         super().__init__(f"invalid silence: {problem}")
 
 
+class SilenceEnded(InvalidSilence):
+    """A silence that is over cannot be changed: a new one is made instead."""
+
+    def __init__(self, silence_id: int) -> None:
+        super().__init__(f"silence {silence_id} has ended: create a new one")
+
+
 class InvalidCursor(RulesError):  # noqa: N818 (names the API relies on)
     def __init__(self, cursor: str) -> None:
         super().__init__(f"invalid paging cursor {cursor[:40]!r}")

@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from rules.alert_query import AlertFilter, Filter, next_cursor, ordered
 from rules.database import SessionSource
 from rules.database.alerts import AlertRow, EventRow, PendingRow, SilenceRow
-from rules.errors import AlertNotFound, InvalidSilence, InvalidTransition, SilenceNotFound
+from rules.errors import AlertNotFound, InvalidSilence, InvalidTransition, SilenceEnded, SilenceNotFound
 from rules.records import SEVERITIES, STATES, AlertRecord, EventRecord, JsonValue, SilenceRecord
 from rules.silences import muting
 
@@ -449,7 +449,7 @@ class AlertStore(SessionSource):
             if row is None:
                 raise SilenceNotFound(silence_id)
             if row.ends_at <= now or row.closed_at is not None:
-                raise InvalidSilence(f"silence {silence_id} has ended: create a new one")
+                raise SilenceEnded(silence_id)
             if ends_at <= max(now, row.starts_at):
                 raise InvalidSilence("the new end must be after now and after starts_at")
             row.ends_at = ends_at

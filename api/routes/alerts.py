@@ -6,10 +6,10 @@ from typing import Annotated, Final, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Body, HTTPException, Path, Query
-from pydantic import AwareDatetime, StringConstraints
+from pydantic import StringConstraints
 
 from api.convert import alert_public, alert_with_events
-from api.deps import AUTH_RESPONSES, Acker, Actions, Now, Reader, Resolver, State, Store
+from api.deps import Acker, Actions, Now, Reader, Resolver, State, Store
 from api.models import (
     AlertCounts,
     AlertPage,
@@ -20,11 +20,12 @@ from api.models import (
     NoteRequest,
     Problem,
     Severity,
+    WrittenAwareTime,
 )
 from rules.alert_query import AlertFilter
 from rules.records import AlertRecord
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 # SQLite integers are 64-bit: a larger id must be refused here, not overflow in the driver.
@@ -52,7 +53,13 @@ _CONFLICT: Final[dict[int | str, dict[str, object]]] = {
 }
 
 
-@router.get("", response_model=AlertPage, responses={400: {"model": Problem, "description": "bad cursor"}})
+@router.get(
+    "",
+    response_model=AlertPage,
+    responses={
+        400: {"model": Problem, "description": "a cursor this API did not hand out, or of another sort"}
+    },
+)
 async def list_alerts(
     _: Reader,
     store: Store,
@@ -85,9 +92,11 @@ async def list_alerts(
         ),
     ] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="started at or after (RFC 3339 with offset)")
+        WrittenAwareTime | None, Query(description="started at or after (RFC 3339 with offset)")
     ] = None,
-    until: Annotated[AwareDatetime | None, Query(description="started before (RFC 3339 with offset)")] = None,
+    until: Annotated[
+        WrittenAwareTime | None, Query(description="started before (RFC 3339 with offset)")
+    ] = None,
     sort: Annotated[
         Sort,
         Query(
@@ -99,7 +108,13 @@ async def list_alerts(
     ] = "-started_at",
     limit: Annotated[int, Query(ge=1, le=1000, description="page size", examples=[100])] = 50,
     cursor: Annotated[
-        str | None, Query(max_length=512, description="`next_cursor` of the page before")
+        str | None,
+        Query(
+            max_length=512,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="`next_cursor` of the page before, with the same `sort` (400 for a cursor "
+            "this API did not hand out, or one of another sort)",
+        ),
     ] = None,
 ) -> AlertPage:
     """Alerts, newest first by default (`sort=priority`: what matters first). Repeat a filter to

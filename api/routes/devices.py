@@ -9,7 +9,7 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from api.deps import AUTH_RESPONSES, Devices, Now, Reader, RegistryDep, Store
+from api.deps import Devices, Now, Reader, RegistryDep, Store
 from api.device_models import BuildingSummary, DeviceList, DevicePublic, DeviceStatus
 from api.device_status import all_devices, building_summaries, count_statuses, describe
 from api.models import KindName, Problem
@@ -17,7 +17,7 @@ from collector.models import DeviceKey
 from collector.summary import summarize
 from rules.store import AlertStore
 
-router = APIRouter(tags=["devices"], responses=AUTH_RESPONSES)
+router = APIRouter(tags=["devices"])
 
 NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 BuildingPath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["darong-b"])]

@@ -20,13 +20,13 @@ from fastapi import APIRouter, Header, HTTPException, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
-from api.deps import AUTH_RESPONSES, State, Streamer
+from api.deps import State, Streamer
 from api.event_order import OrderedEvents
 from api.models import Problem
 from api.state import ApiState
 from api.stream_slots import StreamLimitError, StreamSlot
 
-router = APIRouter(tags=["events"], responses=AUTH_RESPONSES)
+router = APIRouter(tags=["events"])
 
 RECONNECT_MS = 2000
 # When a client refused for too many streams may try again.

@@ -9,9 +9,8 @@ NGSI-LD normalized JSON-LD (`application/ld+json`), each entity carrying its `@c
 the building summary's (rules/notify/ngsi_ld.py), from the latest state the API holds. Any reader
 may pull (the city's `integration` token too).
 
-Error answers (401, 403, 404, 429) are `{"detail": ...}` as everywhere in the API, sent as
-`application/ld+json` like the entities, which is how the OpenAPI document gives them; only 422 is
-`application/json`, as FastAPI documents it.
+Error answers (401, 403, 404, 422, 429) are `{"detail": ...}` as everywhere in the API, sent as
+`application/ld+json` like the entities, which is how the OpenAPI document gives them.
 """
 
 from __future__ import annotations
@@ -21,10 +20,12 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from api.deps import AUTH_RESPONSES, Devices, Now, Reader, RegistryDep
+from api.deps import Devices, Now, Reader, RegistryDep
 from api.models import Problem
 from rules.notify.ngsi_ld import MEDIA_TYPE, EntityType, entities, entity_by_id
 
@@ -65,11 +66,13 @@ class LdRoute(APIRoute):
                 return await handler(request)
             except HTTPException as error:
                 return LdResponse({"detail": error.detail}, error.status_code, headers=error.headers)
+            except RequestValidationError as error:
+                return LdResponse({"detail": jsonable_encoder(error.errors())}, 422)
 
         return answer
 
 
-router = APIRouter(prefix="/api/v1/ngsi-ld", tags=["fiware"], responses=AUTH_RESPONSES, route_class=LdRoute)
+router = APIRouter(prefix="/api/v1/ngsi-ld", tags=["fiware"], route_class=LdRoute)
 
 
 def _ms(now: dt.datetime) -> int:

@@ -8,10 +8,10 @@ from typing import Annotated, Final
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.convert import silence_public
-from api.deps import AUTH_RESPONSES, Actions, Now, Silencer, State, Store
+from api.deps import Actions, Now, Silencer, State, Store
 from api.models import Problem, SilenceChange, SilenceCreate, SilencePublic
 
-router = APIRouter(prefix="/api/v1/silences", tags=["silences"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
 
 # Past these a silence is a mistake (or a way around the alerting), not a maintenance window.
 MAX_LENGTH: Final = dt.timedelta(days=365)
@@ -34,20 +34,19 @@ def list_silences(
     "",
     response_model=SilencePublic,
     status_code=201,
-    responses={400: {"model": Problem, "description": "a silence that cannot be used"}},
 )
 def create_silence(body: SilenceCreate, token: Silencer, actions: Actions, now: Now) -> SilencePublic:
     """Create a silence; it mutes open and future alerts that match every field given."""
     starts = body.starts_at or now
     if not now - MAX_BACKDATE <= starts <= now + MAX_LEAD:
-        raise HTTPException(400, "starts_at must lie between a day ago and a year ahead")
+        raise HTTPException(422, "starts_at must lie between a day ago and a year ahead")
     ends = (
         body.ends_at
         if body.ends_at is not None
         else starts + dt.timedelta(minutes=body.duration_minutes or 0)
     )
     if ends - starts > MAX_LENGTH:
-        raise HTTPException(400, "a silence may last at most 365 days")
+        raise HTTPException(422, "a silence may last at most 365 days")
     record = actions.create_silence(
         reason=body.reason,
         created_by=token.name,
@@ -66,8 +65,8 @@ def create_silence(body: SilenceCreate, token: Silencer, actions: Actions, now: 
     "/{silence_id}",
     response_model=SilencePublic,
     responses={
-        400: {"model": Problem, "description": "the silence has ended, or the new end is not after now"},
         404: {"model": Problem, "description": "no such silence"},
+        409: {"model": Problem, "description": "the silence has ended: create a new one"},
     },
 )
 def change_silence(
@@ -88,7 +87,7 @@ def change_silence(
         else silence.ends_at + dt.timedelta(minutes=body.extend_minutes or 0)
     )
     if ends - silence.starts_at > MAX_LENGTH:
-        raise HTTPException(400, "a silence may last at most 365 days")
+        raise HTTPException(422, "a silence may last at most 365 days")
     return silence_public(actions.extend_silence(silence_id, ends, now), now)
 
 

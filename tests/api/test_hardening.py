@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import socket
 from typing import Final
 
@@ -75,11 +76,15 @@ CRAFTED_CURSORS: Final = [
 
 
 def assert_crafted_cursors_refused(api: Api, caplog: pytest.LogCaptureFixture) -> None:
-    """Each crafted cursor is a 400 with a problem body; nothing logged as an error."""
+    """Each crafted cursor is a 400 with a problem body (a 422 when outside the cursor alphabet the
+    schema gives); nothing logged as an error."""
     api.raise_alert()
     with api.client(Role.VIEWER) as client, caplog.at_level(logging.WARNING):
         for sort, cursor in CRAFTED_CURSORS:
             answer = client.get("/api/v1/alerts", params={"sort": sort, "cursor": cursor})
+            if re.fullmatch(r"[A-Za-z0-9_-]+", cursor) is None:
+                assert answer.status_code == 422, (sort, cursor, answer.text)
+                continue
             assert answer.status_code == 400, (sort, cursor, answer.text)
             assert answer.json()["detail"].startswith("invalid paging cursor"), answer.text
             assert "Traceback" not in answer.text

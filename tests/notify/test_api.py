@@ -175,6 +175,11 @@ def test_ngsi_ld_answers_are_sent_as_their_documentation_says(
         assert answers[1][1].json() == {"detail": "no entity urn:ngsi-ld:ParkingSpot:x:y"}
         assert answers[3][1].headers["www-authenticate"] == "Bearer"
         assert int(answers[4][1].headers["retry-after"]) >= 1
-    # The entities and the refusals of these routes are JSON-LD; a malformed request is plain JSON.
-    assert documented(ONE, 404) == documented(LIST, 401) == documented(LIST, 429) == {"application/ld+json"}
-    assert documented(LIST, 422) == {"application/json"}
+    # The entities and every refusal of these routes, a malformed request's too, are JSON-LD.
+    assert (
+        documented(ONE, 404)
+        == documented(LIST, 401)
+        == documented(LIST, 422)
+        == documented(LIST, 429)
+        == {"application/ld+json"}
+    )
