@@ -95,7 +95,7 @@ def create_app(
             if config.seed_from_influx:
                 await seed_latest(state.history, state.devices, config.seed_timeout_s)
         if config.mqtt is not None:
-            state.feed = MqttFeed(config.mqtt, state.devices, state.wakeup.notify)
+            state.feed = MqttFeed(config.mqtt, state.devices, state.wakeup.notify, config.mqtt_client_id)
             state.feed.start()
             publisher.feed = state.feed
         try:

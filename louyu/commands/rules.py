@@ -9,14 +9,15 @@ import structlog
 import typer
 
 from collector.registry import Registry, RegistryError
-from louyu.runtime import check_settings, run_parts, serve_metrics
-from louyu.settings import Settings, get_settings
+from louyu import runtime
+from louyu.runtime import run_parts, serve_metrics
+from louyu.settings import Settings
 from rules.config import check_text, load_rules
 from rules.db import create_all, make_engine
 from rules.engine import RuleEngine
 from rules.errors import RulesFileError
 from rules.publisher import NullPublisher
-from rules.runner import MqttSettings, RulesRunner, ScopedAlertStore, scoped_registry
+from rules.runner import RulesRunner, ScopedAlertStore, scoped_registry
 from rules.store import AlertStore
 
 log = structlog.get_logger("louyu.rules")
@@ -28,39 +29,21 @@ app = typer.Typer(
 )
 
 
-def mqtt_settings(settings: Settings) -> MqttSettings:
-    target = settings.mqtt
-    return MqttSettings(
-        target.host,
-        target.port,
-        tls=target.tls,
-        username=target.username,
-        password=target.password,
-        ca_file=str(settings.mqtt_tls_ca_file) if settings.mqtt_tls_ca_file else None,
-        cert_file=str(settings.mqtt_tls_cert_file) if settings.mqtt_tls_cert_file else None,
-        key_file=str(settings.mqtt_tls_key_file) if settings.mqtt_tls_key_file else None,
-        tls_insecure=settings.mqtt_tls_insecure,
-        keepalive=settings.mqtt_keepalive_s,
-        client_id=settings.mqtt_rules_client_id,
-        session_expiry_s=settings.mqtt_session_expiry_s,
-    )
-
-
 def build(settings: Settings, registry: Registry) -> RulesRunner:
     """The engine wired from settings: `.start()` returns once subscribed, `.stop()` joins its threads."""
-    ruleset = load_rules(settings.rules_file)
-    db = make_engine(settings.database_url)
+    ruleset = load_rules(settings.rules.file)
+    db = make_engine(settings.database.url)
     create_all(db)
-    buildings = settings.rules_buildings
+    buildings = settings.rules.buildings
     # An engine owning some buildings (LOUYU_RULES_BUILDINGS) sees only their devices and their
     # alerts; the store it writes to is the one every engine shares.
     store = ScopedAlertStore(db, buildings) if buildings else AlertStore(db)
-    if settings.mqtt_rules_client_id == settings.mqtt_client_id:
+    if settings.rules.client_id == settings.collector.client_id:
         # `louyu up` (and any collector on the same broker) would take the session over in turns.
         log.error(
             "LOUYU_MQTT_RULES_CLIENT_ID equals LOUYU_MQTT_CLIENT_ID: the collector and the rules "
             "engine will disconnect each other",
-            client_id=settings.mqtt_rules_client_id,
+            client_id=settings.rules.client_id,
         )
     unknown = sorted(set(buildings) - registry.buildings.keys())
     if unknown:
@@ -70,7 +53,13 @@ def build(settings: Settings, registry: Registry) -> RulesRunner:
     # The runner gives the engine a publisher on its own MQTT client: one connection, and events
     # leave from the thread that handled the reading.
     engine = RuleEngine(ruleset, scoped_registry(registry, buildings), store, NullPublisher())
-    return RulesRunner(engine, mqtt_settings(settings), buildings=buildings)
+    return RulesRunner(
+        engine,
+        settings.broker,
+        buildings=buildings,
+        client_id=settings.rules.client_id,
+        session_expiry_s=settings.mqtt.session_expiry_s,
+    )
 
 
 @app.callback()
@@ -78,13 +67,9 @@ def rules(ctx: typer.Context) -> None:
     """Run the rules engine until interrupted (SIGINT or SIGTERM)."""
     if ctx.invoked_subcommand is not None:
         return
-    from louyu.logs import configure_logging
-
-    settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
-    check_settings(settings)
+    settings = runtime.start("rules")
     try:
-        registry = Registry.load(settings.registry_file)
+        registry = Registry.load(settings.registry.file)
         runner = build(settings, registry)
     except (RulesFileError, RegistryError) as error:
         typer.echo(str(error), err=True)

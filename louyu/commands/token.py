@@ -9,14 +9,14 @@ import typer
 
 from api.roles import Role
 from api.tokens import TokenError, TokenStore  # also registers the api_tokens table
-from louyu.settings import get_settings
+from louyu import runtime
 from rules.db import create_all, make_engine
 
 app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
 
 
 def _store() -> TokenStore:
-    engine = make_engine(get_settings().database_url)
+    engine = make_engine(runtime.start("token", service=False).database.url)
     create_all(engine)
     return TokenStore(engine)
 

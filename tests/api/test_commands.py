@@ -103,6 +103,7 @@ def test_louyu_api_serves_until_sigterm(tmp_path: Path, mosquitto: Mosquitto, in
         "LOUYU_MQTT_URL": mosquitto.url,
         "LOUYU_INFLUX_URL": influxd.url,
         "LOUYU_LOG_FORMAT": "json",
+        "LOUYU_ENVIRONMENT": "development",  # the test broker is anonymous, which production refuses
     }
     token = subprocess.run(
         [

@@ -23,12 +23,13 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from collector.broker import BrokerTarget
 from collector.registry import Registry
 from louyu.testing.services import Mosquitto
 from louyu.testing.tls import Certificates, make_certificates, openssl_available
 from rules.db import make_engine
 from rules.notify.config import parse_routing
-from rules.notify.service import MqttOptions, NotifierService
+from rules.notify.service import NotifierService
 from rules.store import AlertStore
 from tests.notify.helpers import new_alert
 
@@ -39,7 +40,7 @@ REFUSED_S = 2.0  # long enough for a TLS handshake and a CONNACK on loopback, se
 
 
 def test_options_keep_the_password_out_of_their_repr() -> None:
-    options = MqttOptions("broker.example", 8883, tls=True, username=USER, password=PASSWORD)
+    options = BrokerTarget("broker.example", 8883, tls=True, username=USER, password=PASSWORD)
     assert PASSWORD not in repr(options)
     assert USER in repr(options) and "8883" in repr(options)
 
@@ -49,8 +50,8 @@ class TlsBroker:
     server: Mosquitto
     certs: Certificates
 
-    def options(self, **changes: Any) -> MqttOptions:
-        base = MqttOptions(
+    def options(self, **changes: Any) -> BrokerTarget:
+        base = BrokerTarget(
             "127.0.0.1", self.server.port, tls=True, username=USER, password=PASSWORD, ca_file=self.certs.ca
         )
         return replace(base, **changes)
@@ -109,7 +110,7 @@ class Handset:
         self.client.loop_stop()
 
 
-def notifier_for(tmp_path: Path, options: MqttOptions) -> NotifierService:
+def notifier_for(tmp_path: Path, options: BrokerTarget) -> NotifierService:
     engine = make_engine(f"sqlite:///{tmp_path / 'louyu.db'}")
     return NotifierService(parse_routing(ROUTING), Registry.load(), engine, options, poll_s=0.1)
 

@@ -116,7 +116,6 @@ def test_start_without_broker_times_out_and_leaves_no_thread(tmp_path: Path) -> 
 def test_scheduled_sweep_raises_silence_alerts(mosquitto: Mosquitto, tmp_path: Path) -> None:
     from prometheus_client import CollectorRegistry
 
-    from louyu.commands.rules import mqtt_settings
     from rules.db import create_all, make_engine
     from rules.engine import RuleEngine
     from rules.metrics import RulesMetrics
@@ -134,7 +133,7 @@ def test_scheduled_sweep_raises_silence_alerts(mosquitto: Mosquitto, tmp_path: P
         ruleset, Registry.load(), AlertStore(db), NullPublisher(), metrics=RulesMetrics(CollectorRegistry())
     )
     settings = Settings(mqtt_url=mosquitto.url)
-    runner = RulesRunner(engine, mqtt_settings(settings), intervals=(0.2, 0.2, 0.2))
+    runner = RulesRunner(engine, settings.broker, intervals=(0.2, 0.2, 0.2))
     listener = Listener(mosquitto.port)
     runner.start()
     try:

@@ -20,14 +20,14 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from api.config import ApiConfig
-from api.mqtt_feed import MqttConfig
 from api.roles import Role
+from collector.broker import BrokerTarget
 from collector.registry import Registry
 from louyu.testing.services import Mosquitto
 from rules.config import load_rules
 from rules.engine import RuleEngine
 from rules.publisher import NullPublisher
-from rules.runner import MqttSettings, RulesRunner
+from rules.runner import RulesRunner
 from rules.store import AlertStore
 from tests.web.a11y import low_contrast, unlabelled_inputs
 from tests.web.conftest import ARTIFACTS, WebApi
@@ -63,10 +63,10 @@ def system(
     """Broker -> rules engine -> alert store -> API (SSE), and broker -> API latest state."""
     store = AlertStore(engine)
     rules = RuleEngine(load_rules(), registry, store, NullPublisher())
-    runner = RulesRunner(rules, MqttSettings("127.0.0.1", mosquitto.port))
+    runner = RulesRunner(rules, BrokerTarget("127.0.0.1", mosquitto.port))
     runner.start()
     config = ApiConfig(
-        mqtt=MqttConfig("127.0.0.1", mosquitto.port, client_id="louyu-api-web-test"),
+        mqtt=BrokerTarget("127.0.0.1", mosquitto.port), mqtt_client_id="louyu-api-web-test",
         rate_per_s=1000,
         rate_burst=1000,
         sse_poll_s=0.5,
