@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,9 +33,7 @@ from louyu.simulate.connection import MqttPublisher
 from louyu.testing.services import Mosquitto
 from louyu.testing.tls import (
     Certificates,
-    make_certificates,
     make_client_certificate,
-    openssl_available,
     tls_broker,
 )
 
@@ -63,13 +60,9 @@ class Brokers:
 
 
 @pytest.fixture(scope="module")
-def brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brokers]:
-    if not openssl_available():
-        pytest.skip("openssl is not installed")
-    if shutil.which("mosquitto_passwd") is None:
-        pytest.skip("mosquitto_passwd is not installed (Debian package mosquitto)")
+def brokers(tmp_path_factory: pytest.TempPathFactory, tls_certificates: Certificates) -> Iterator[Brokers]:
     root = tmp_path_factory.mktemp("tls-parts")
-    certs = make_certificates(root / "certs")
+    certs = tls_certificates
     client_cert = make_client_certificate(certs, "louyu-client")
     plain = tls_broker(root / "plain", certs, {USER: PASSWORD})
     mutual = tls_broker(root / "mutual", certs, {USER: PASSWORD}, require_certificate=True)

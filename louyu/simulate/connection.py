@@ -87,15 +87,10 @@ class MqttPublisher:
     # -- paho callbacks (network thread) ----------------------------------------------------------
 
     def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason: ReasonCode,
-        properties: Properties | None,
+        self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, props: Properties | None
     ) -> None:
         try:
-            self._connected_to_broker(client, reason, properties)
+            self._connected_to_broker(client, reason, props)
         except Exception:
             log.exception("on_connect failed")
 
@@ -119,12 +114,7 @@ class MqttPublisher:
         log.info("connected to %s:%s", self.host, self.port)
 
     def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.DisconnectFlags,
-        reason: ReasonCode,
-        properties: Properties | None,
+        self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Properties | None
     ) -> None:
         self.stats.connected = False
         self._connected.clear()

@@ -15,8 +15,8 @@ from api.config import ApiConfig
 from api.device_state import DeviceState, DeviceStateTable
 from api.device_status import status_of
 from api.roles import Role
-from collector.models import Availability, DeviceKey, Reading
 from collector.broker import BrokerTarget
+from collector.models import Availability, DeviceKey, Reading
 from collector.registry import Registry
 from louyu.testing.services import Mosquitto
 from tests.api.conftest import Api
@@ -152,7 +152,9 @@ def test_mqtt_telemetry_feeds_the_latest_state(start_api: Callable[..., Api], mo
 
 @pytest.mark.integration
 def test_readyz_reports_the_broker(start_api: Callable[..., Api], mosquitto: Mosquitto) -> None:
-    api = start_api(ApiConfig(mqtt=BrokerTarget("127.0.0.1", mosquitto.port), mqtt_client_id="api-ready-test"))
+    api = start_api(
+        ApiConfig(mqtt=BrokerTarget("127.0.0.1", mosquitto.port), mqtt_client_id="api-ready-test")
+    )
     with httpx.Client(base_url=api.url, timeout=10) as client:
 
         def wait_for(status: int) -> httpx.Response:

@@ -139,7 +139,9 @@ def test_the_stream_tells_clients_when_to_reconnect(api: Api) -> None:
 
 @pytest.mark.integration
 def test_acks_and_resolves_are_published_on_mqtt(start_api: Callable[..., Api], mosquitto: Mosquitto) -> None:
-    api = start_api(ApiConfig(mqtt=BrokerTarget("127.0.0.1", mosquitto.port), mqtt_client_id="api-publish-test"))
+    api = start_api(
+        ApiConfig(mqtt=BrokerTarget("127.0.0.1", mosquitto.port), mqtt_client_id="api-publish-test")
+    )
     received: queue.Queue[tuple[str, dict[str, object]]] = queue.Queue()
     listener = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="listener")
     listener.on_message = lambda _c, _u, m: received.put((m.topic, json.loads(m.payload)))

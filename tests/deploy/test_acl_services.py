@@ -31,8 +31,8 @@ import paho.mqtt.client as mqtt
 import pytest
 import yaml
 
-from collector.models import DeviceKey
 from collector.broker import BrokerTarget
+from collector.models import DeviceKey
 from collector.mqtt_source import MqttSource
 from collector.registry import Registry
 from louyu.commands.rules import build as build_rules

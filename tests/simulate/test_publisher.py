@@ -14,9 +14,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from collector.broker import BrokerTarget
 from collector.models import Availability, Reading
 from collector.parsing import parse
-from collector.broker import BrokerTarget
 from collector.registry import Registry
 from louyu.simulate.clock import wall_ms
 from louyu.simulate.publisher import Simulator
@@ -80,7 +80,8 @@ def test_rate_mode_delivers_exactly_count_valid_messages_of_every_kind(
     mosquitto: Mosquitto, subscriber: Subscriber, registry: Registry
 ) -> None:
     simulator = Simulator(
-        BrokerTarget("127.0.0.1", mosquitto.port), registry=registry, rate=1_000_000, count=5_000)
+        BrokerTarget("127.0.0.1", mosquitto.port), registry=registry, rate=1_000_000, count=5_000
+    )
     simulator.start()
     try:
         assert simulator.wait(30)
@@ -104,7 +105,11 @@ def test_rate_mode_delivers_exactly_count_valid_messages_of_every_kind(
 
 def test_rate_mode_paces_itself(mosquitto: Mosquitto, subscriber: Subscriber, registry: Registry) -> None:
     simulator = Simulator(
-        BrokerTarget("127.0.0.1", mosquitto.port), registry=registry, rate=500, duration_s=2.0, availability=False
+        BrokerTarget("127.0.0.1", mosquitto.port),
+        registry=registry,
+        rate=500,
+        duration_s=2.0,
+        availability=False,
     )
     started = time.monotonic()
     simulator.start()
@@ -188,7 +193,11 @@ def test_window_follows_the_brokers_receive_maximum(tmp_path: Path, registry: Re
     try:
         sub = Subscriber(broker.port)
         simulator = Simulator(
-        BrokerTarget("127.0.0.1", broker.port), registry=registry, rate=1_000_000, count=3_000, availability=False
+            BrokerTarget("127.0.0.1", broker.port),
+            registry=registry,
+            rate=1_000_000,
+            count=3_000,
+            availability=False,
         )
         simulator.start()
         try:
@@ -226,8 +235,7 @@ def test_starts_before_the_broker_and_delivers_once_it_is_up(tmp_path: Path, reg
 
 
 def test_stop_ends_a_run_without_a_broker_quickly(registry: Registry) -> None:
-    simulator = Simulator(
-        BrokerTarget("127.0.0.1", free_port()), registry=registry, speed=60)
+    simulator = Simulator(BrokerTarget("127.0.0.1", free_port()), registry=registry, speed=60)
     simulator.start()
     time.sleep(0.3)
     started = time.monotonic()

@@ -66,7 +66,8 @@ def system(
     runner = RulesRunner(rules, BrokerTarget("127.0.0.1", mosquitto.port))
     runner.start()
     config = ApiConfig(
-        mqtt=BrokerTarget("127.0.0.1", mosquitto.port), mqtt_client_id="louyu-api-web-test",
+        mqtt=BrokerTarget("127.0.0.1", mosquitto.port),
+        mqtt_client_id="louyu-api-web-test",
         rate_per_s=1000,
         rate_burst=1000,
         sse_poll_s=0.5,
