@@ -53,7 +53,7 @@ class Section(BaseModel):
 
 
 class MqttSection(Section):
-    """The broker, as every part reaches it; the client ids and session of each part."""
+    """The broker, as every part reaches it (`collector.broker.BrokerTarget`, built once)."""
 
     url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL: mqtt://host:1883 or mqtts://host:8883")
     username: str | None = Field(None, description="Broker account (or user:password@ in the URL)")
@@ -62,10 +62,6 @@ class MqttSection(Section):
         7 * 24 * 3600,
         ge=0,
         description="How long the broker keeps the collector's and the rules engine's session",
-    )
-    # Acks wait for a durable write, so this must exceed one batch or throughput collapses.
-    receive_maximum: int = Field(
-        20_000, ge=1, le=65_535, description="Unacknowledged QoS 1 messages the broker may send the collector"
     )
     keepalive_s: int = Field(30, ge=5, description="MQTT keep-alive of every part")
     protocol: Literal["5", "3.1.1"] = Field(
