@@ -19,6 +19,9 @@ class ApiConfig(BaseModel):
     # The API's own MQTT subscription (latest readings, alert wake-ups); None: no broker. Wired
     # from the `mqtt` section at start-up, not a knob of its own.
     mqtt: SkipValidation[BrokerTarget | None] = Field(None, exclude=True)
+    # Keep the latest state of devices missing from the registry too (the open mode). Wired from
+    # the collector's `unknown_devices` at start-up: one setting for every part, not a knob here.
+    accept_unknown: bool = Field(False, exclude=True)
     mqtt_client_id: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
@@ -43,4 +46,17 @@ class ApiConfig(BaseModel):
     )
     # An open stream re-checks its token this often, and ends once it is revoked or expired.
     sse_recheck_s: float = Field(30.0, gt=0, description="Open streams re-check their token this often")
+    # Open event streams at once: per token, and in all (beyond either: 429 with Retry-After).
+    # A dashboard holds one per browser tab; an integration one or two.
+    sse_max_streams_per_token: int = Field(
+        20, ge=1, description="Event streams one token may hold open at once (beyond: 429)"
+    )
+    sse_max_streams: int = Field(1000, ge=1, description="Event streams open at once in all (beyond: 429)")
+    # Slow clients: a request's headers must arrive within `header_timeout_s` of the connection
+    # opening (or of the previous response), and a kept-alive connection idle for `keep_alive_s`
+    # is closed (api/http_deadline.py).
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="A request's headers must arrive within this many seconds"
+    )
+    keep_alive_s: float = Field(5.0, ge=1, description="An idle kept-alive connection is closed after this")
     title: str = Field("louyu operator API", description="Title of the OpenAPI document")

@@ -17,8 +17,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import structlog
 
-from api.device_state import DeviceStateTable
 from collector.broker import BrokerTarget, connect_async, make_client
+from collector.latest import LatestState
 from collector.models import Rejection
 from collector.parsing import parse
 
@@ -33,7 +33,7 @@ class MqttFeed:
     def __init__(
         self,
         target: BrokerTarget,
-        table: DeviceStateTable,
+        table: LatestState,
         on_alert_event: Callable[[], None],
         client_id: str | None = None,
     ) -> None:

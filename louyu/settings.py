@@ -135,6 +135,12 @@ class RulesSection(Section):
     buildings: Annotated[list[str], NoDecode] = Field(
         [], description="Buildings this engine owns (comma-separated or a JSON list); empty: all"
     )
+    liveness_summary_over: int = Field(
+        20,
+        ge=0,
+        description="A liveness sweep raising more minor alerts than this in one building raises one"
+        " summary alert instead (0: never)",
+    )
 
     @field_validator("buildings", mode="before")
     @classmethod
@@ -209,6 +215,8 @@ LEGACY_ENV: dict[tuple[str, str], str] = {
             "dead_letter_max",
         )
     },
+    ("collector", "unknown_devices"): f"{ENV_PREFIX}UNKNOWN_DEVICES",
+    ("collector", "quarantine_max"): f"{ENV_PREFIX}QUARANTINE_MAX",
     ("collector", "client_id"): f"{ENV_PREFIX}MQTT_CLIENT_ID",
     ("collector", "shared_group"): f"{ENV_PREFIX}MQTT_SHARED_GROUP",
     ("collector", "receive_maximum"): f"{ENV_PREFIX}MQTT_RECEIVE_MAXIMUM",

@@ -20,8 +20,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from prometheus_client import CollectorRegistry
 
-from api.device_state import DeviceStateTable
 from api.mqtt_feed import MqttFeed
+from collector.latest import LatestState
 from collector.registry import Registry
 from collector.service import Collector
 from louyu.commands import api as api_cmd
@@ -131,7 +131,7 @@ def start_notifier(settings: Settings, registry: Registry) -> Connection:
 def start_api_feed(settings: Settings, registry: Registry) -> Connection:
     config = api_cmd.api_config(settings)
     assert config.mqtt is not None
-    feed = MqttFeed(config.mqtt, DeviceStateTable(), lambda: None, config.mqtt_client_id)
+    feed = MqttFeed(config.mqtt, LatestState(None), lambda: None, config.mqtt_client_id)
     feed.start()
     return Connection(feed.client, lambda t: wait_for(lambda: feed.connected, t), feed.stop)
 

@@ -55,6 +55,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "collector.shared_group": ("group-x", "group-x"),
     "collector.spool_path": ("/data/spool.db", Path("/data/spool.db")),
     "collector.dead_letter_path": ("/data/dead.db", Path("/data/dead.db")),
+    "collector.unknown_devices": ("accept", "accept"),
     "rules.client_id": ("rules-7", "rules-7"),
     "rules.file": ("/etc/louyu/rules.yaml", Path("/etc/louyu/rules.yaml")),
     "rules.buildings": ("darong-a,darong-b", ["darong-a", "darong-b"]),
@@ -162,6 +163,13 @@ def test_names_of_the_contract_and_the_docs_keep_working(monkeypatch: pytest.Mon
         "LOUYU_DEAD_LETTER_PATH": ("collector", "dead_letter_path"),
         "LOUYU_BATCH_SIZE": ("collector", "batch_size"),
         "LOUYU_BATCH_INTERVAL_S": ("collector", "batch_interval_s"),
+        "LOUYU_UNKNOWN_DEVICES": ("collector", "unknown_devices"),
+        "LOUYU_QUARANTINE_MAX": ("collector", "quarantine_max"),
+        "LOUYU_RULES_LIVENESS_SUMMARY_OVER": ("rules", "liveness_summary_over"),
+        "LOUYU_API_SSE_MAX_STREAMS_PER_TOKEN": ("api", "sse_max_streams_per_token"),
+        "LOUYU_API_SSE_MAX_STREAMS": ("api", "sse_max_streams"),
+        "LOUYU_API_HEADER_TIMEOUT_S": ("api", "header_timeout_s"),
+        "LOUYU_API_KEEP_ALIVE_S": ("api", "keep_alive_s"),
         "LOUYU_LOG_LEVEL": ("log", "level"),
         "LOUYU_LOG_FORMAT": ("log", "format"),
         "LOUYU_ENVIRONMENT": ("", "environment"),
@@ -176,7 +184,10 @@ def test_names_of_the_contract_and_the_docs_keep_working(monkeypatch: pytest.Mon
     known = env_names() | COMPOSE_VARIABLES
     for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
         for name in re.findall(r"\b(LOUYU_[A-Z0-9_]*[A-Z0-9])\b", doc.read_text("utf-8")):
-            if name.endswith(("_MQTT_PASSWORD", "_SECRET", "_URLS")) and name not in known:
+            if (
+                name.endswith(("_MQTT_PASSWORD", "_INFLUX_PASSWORD", "_SECRET", "_URLS"))
+                and name not in known
+            ):
                 continue  # deploy-side account passwords and routing-file secrets, not settings
             assert name in known, f"{doc.name} names {name}, which is not a setting"
 
@@ -190,6 +201,39 @@ def test_component_configs_are_the_sections() -> None:
     assert isinstance(settings.collector, CollectorConfig)
     assert isinstance(settings.api, ApiConfig)
     assert all(isinstance(getattr(settings, k.section), BaseModel) for k in knobs() if k.section)
+
+
+@pytest.mark.parametrize("value", ["quarantine", "accept"])
+def test_one_setting_for_unknown_devices_drives_every_part(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LOUYU_UNKNOWN_DEVICES is the collector's pipeline mode, the rules engine's
+    `accept_unregistered` and the API's and the notifier's latest-state mode, all at once."""
+    from collector.registry import Registry
+    from louyu.commands import api as api_cmd
+    from louyu.commands import collector as collector_cmd
+    from louyu.commands import notifier as notifier_cmd
+    from louyu.commands import rules as rules_cmd
+
+    monkeypatch.setenv("LOUYU_UNKNOWN_DEVICES", value)
+    monkeypatch.setenv("LOUYU_ENVIRONMENT", "development")
+    monkeypatch.setenv("LOUYU_STATE_DIR", str(tmp_path))
+    settings = Settings()
+    accept = value == "accept"
+    registry = Registry.load()
+    collector = collector_cmd.build(settings, registry)
+    runner = rules_cmd.build(settings, registry)
+    notifier = notifier_cmd.build(settings, registry)
+    try:
+        assert collector.pipeline.accept_unknown is accept
+        assert runner.engine.intake.accept_unregistered is accept
+        assert api_cmd.api_config(settings).accept_unknown is accept
+        assert notifier.latest.accept_unknown is accept
+    finally:
+        for store in (collector.sink, collector.spool, collector.dead_letters, collector.quarantine):
+            store.close()
+        notifier.http.close()
+        notifier.engine.dispose()
 
 
 def test_configuration_reference_is_up_to_date() -> None:

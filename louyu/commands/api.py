@@ -17,11 +17,12 @@ from api.config import ApiConfig
 from api.influx import InfluxQueryClient
 from api.roles import Role
 from api.server import ApiServer
-from api.tokens import TokenStore  # also registers the api_tokens table before create_all
+from api.tokens import TokenStore
 from collector.registry import Registry, RegistryError
 from louyu import runtime
 from louyu.settings import Settings
-from rules.db import create_all, make_engine
+from rules.database import make_engine
+from rules.database.migrate import upgrade
 from rules.service import AlertService
 from rules.store import AlertStore
 
@@ -31,8 +32,11 @@ DEMO_TOKEN_NAME = "demo-operator"  # noqa: S105 (a name, not a secret)
 
 
 def api_config(settings: Settings) -> ApiConfig:
-    """The `api` section, wired to the broker every part uses."""
-    return settings.api.model_copy(update={"mqtt": settings.broker})
+    """The `api` section, wired to the broker every part uses and to the one setting for
+    devices missing from the registry."""
+    return settings.api.model_copy(
+        update={"mqtt": settings.broker, "accept_unknown": settings.collector.unknown_devices == "accept"}
+    )
 
 
 def influx_client(settings: Settings) -> InfluxQueryClient:
@@ -80,7 +84,7 @@ def build(
     its publisher sends the events of acks and resolves); by default the API publishes them on
     its own MQTT connection."""
     engine = make_engine(settings.database.url)
-    create_all(engine)
+    upgrade(engine)
     store = AlertStore(engine)
     tokens = TokenStore(engine)
     app = create_app(
@@ -99,10 +103,10 @@ def create_demo_token(settings: Settings, now: dt.datetime | None = None) -> str
     """A fresh operator token for `make demo`, replacing the previous demo token. Print it once."""
     engine = make_engine(settings.database.url)
     try:
-        create_all(engine)
+        upgrade(engine)
         tokens = TokenStore(engine)
         when = now or dt.datetime.now(dt.UTC)
-        tokens.revoke(DEMO_TOKEN_NAME, when)
+        tokens.revoke_name(DEMO_TOKEN_NAME, when)
         _, token = tokens.create(DEMO_TOKEN_NAME, Role.OPERATOR, when, expires_days=7)
         return token
     finally:

@@ -12,6 +12,7 @@ from collector.service import Collector, InfluxTarget
 from louyu import runtime
 from louyu.runtime import load_registry, run_parts, serve_metrics
 from louyu.settings import Settings
+from louyu.terminal import printable
 
 
 def influx_target(settings: Settings) -> InfluxTarget:
@@ -63,6 +64,10 @@ def rejections(
         typer.echo(f"{store.count()} rejected messages kept in {path}")
         for row in rows:
             when = dt.datetime.fromtimestamp(row.received_ms / 1000, dt.UTC).isoformat(timespec="seconds")
-            typer.echo(f"{when}  {row.reason:<18} {row.topic}\n    {row.detail}\n    {row.excerpt[:120]}")
+            # Topic, detail and excerpt come from the device: escaped, never sent raw to the terminal.
+            typer.echo(
+                f"{when}  {printable(row.reason):<18} {printable(row.topic)}\n"
+                f"    {printable(row.detail)}\n    {printable(row.excerpt[:120])}"
+            )
     finally:
         store.close()

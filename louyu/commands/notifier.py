@@ -16,7 +16,8 @@ from collector.registry import Registry
 from louyu import runtime
 from louyu.runtime import load_registry, run_parts, serve_metrics
 from louyu.settings import Settings
-from rules.db import make_engine
+from louyu.terminal import printable
+from rules.database import make_engine
 from rules.notify.config import RoutingConfig, load_routing
 from rules.notify.errors import NotifyError
 from rules.notify.service import NotifierService
@@ -34,7 +35,13 @@ def build(settings: Settings, registry: Registry) -> NotifierService:
     config = load_config(settings)
     engine = make_engine(settings.database.url)
     try:
-        return NotifierService(config, registry, engine, settings.broker)
+        return NotifierService(
+            config,
+            registry,
+            engine,
+            settings.broker,
+            accept_unknown=settings.collector.unknown_devices == "accept",
+        )
     except (NotifyError, ValueError) as error:
         raise SystemExit(f"louyu: notifier: {error}") from error
 
@@ -49,7 +56,7 @@ def notifier(
         try:
             config = load_routing(check)
         except NotifyError as error:
-            typer.echo(str(error), err=True)
+            typer.echo(printable(error), err=True)
             raise typer.Exit(1) from error
         typer.echo(f"{check}: {len(config.receivers)} receivers, {len(config.routes)} routes: OK")
         return

@@ -12,12 +12,13 @@ from collector.registry import Registry, RegistryError
 from louyu import runtime
 from louyu.runtime import run_parts, serve_metrics
 from louyu.settings import Settings
-from rules.config import check_text, load_rules
-from rules.db import create_all, make_engine
+from louyu.terminal import printable
+from rules.config import check_text, check_warnings, load_rules
+from rules.database import make_engine
+from rules.database.migrate import upgrade
 from rules.engine import RuleEngine
 from rules.errors import RulesFileError
-from rules.publisher import NullPublisher
-from rules.runner import RulesRunner, ScopedAlertStore, scoped_registry
+from rules.runner import RulesRunner
 from rules.store import AlertStore
 
 log = structlog.get_logger("louyu.rules")
@@ -33,11 +34,11 @@ def build(settings: Settings, registry: Registry) -> RulesRunner:
     """The engine wired from settings: `.start()` returns once subscribed, `.stop()` joins its threads."""
     ruleset = load_rules(settings.rules.file)
     db = make_engine(settings.database.url)
-    create_all(db)
+    upgrade(db)
     buildings = settings.rules.buildings
     # An engine owning some buildings (LOUYU_RULES_BUILDINGS) sees only their devices and their
     # alerts; the store it writes to is the one every engine shares.
-    store = ScopedAlertStore(db, buildings) if buildings else AlertStore(db)
+    store = AlertStore(db, buildings)
     if settings.rules.client_id == settings.collector.client_id:
         # `louyu up` (and any collector on the same broker) would take the session over in turns.
         log.error(
@@ -52,11 +53,19 @@ def build(settings: Settings, registry: Registry) -> RulesRunner:
         )
     # The runner gives the engine a publisher on its own MQTT client: one connection, and events
     # leave from the thread that handled the reading.
-    engine = RuleEngine(ruleset, scoped_registry(registry, buildings), store, NullPublisher())
     return RulesRunner(
-        engine,
+        lambda publisher: RuleEngine(
+            ruleset,
+            registry,
+            store,
+            publisher,
+            buildings=buildings,
+            # One setting for devices missing from the registry: what the collector quarantines
+            # the engine does not evaluate, what it accepts the engine evaluates too.
+            accept_unregistered=settings.collector.unknown_devices == "accept",
+            liveness_summary_over=settings.rules.liveness_summary_over,
+        ),
         settings.broker,
-        buildings=buildings,
         client_id=settings.rules.client_id,
         session_expiry_s=settings.mqtt.session_expiry_s,
     )
@@ -72,7 +81,7 @@ def rules(ctx: typer.Context) -> None:
         registry = Registry.load(settings.registry.file)
         runner = build(settings, registry)
     except (RulesFileError, RegistryError) as error:
-        typer.echo(str(error), err=True)
+        typer.echo(printable(error), err=True)
         raise typer.Exit(2) from error
     serve_metrics(settings)
     run_parts([("rules", runner)])
@@ -89,8 +98,13 @@ def check(file: Annotated[Path, typer.Argument(help="the rules file (YAML) to va
     model, problems = check_text(text)
     if model is None:
         for problem in problems:
-            typer.echo(f"{file}:{problem.removeprefix('line ').replace(': ', ': ', 1)}", err=True)
+            typer.echo(printable(f"{file}:{problem.removeprefix('line ')}"), err=True)
         typer.echo(f"{file}: {len(problems)} problem(s)", err=True)
         raise typer.Exit(1)
+    warnings = check_warnings(text, model)
+    for warning in warnings:
+        line, _, message = warning.removeprefix("line ").partition(": ")
+        typer.echo(printable(f"{file}:{line}: warning: {message}"), err=True)
     enabled = sum(1 for r in model.rules if r.enabled)
-    typer.echo(f"{file}: OK, {len(model.rules)} rules ({enabled} enabled)")
+    noted = f", {len(warnings)} warning(s)" if warnings else ""
+    typer.echo(f"{file}: OK, {len(model.rules)} rules ({enabled} enabled){noted}")

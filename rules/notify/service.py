@@ -31,9 +31,12 @@ import structlog
 from sqlalchemy import Engine
 
 from collector.broker import BrokerTarget, connect_async, make_client
-from collector.models import Reading
+from collector.latest import LatestState
+from collector.models import Availability, Reading
 from collector.parsing import parse
 from collector.registry import Registry
+from rules.database.migrate import upgrade
+from rules.database.notifier import FAILED
 from rules.notify.backoff import next_attempt_at
 from rules.notify.channels import Channel, Outgoing
 from rules.notify.channels.apprise import AppriseChannel, load_urls
@@ -41,7 +44,6 @@ from rules.notify.channels.mqtt import MqttChannel
 from rules.notify.channels.webhook import WebhookChannel
 from rules.notify.config import Receiver, Route, RoutingConfig
 from rules.notify.errors import DeliveryError
-from rules.notify.latest import LatestReadings
 from rules.notify.ledger import Due, Ledger, TrackInfo
 from rules.notify.messages import Reason
 from rules.notify.metrics import NotifyMetrics, default_metrics
@@ -50,7 +52,6 @@ from rules.notify.policy import Track, apply, decide, levels, next_due
 from rules.notify.schedule import first_level_on_duty, on_duty_names
 from rules.notify.signing import Signer, load_secret
 from rules.notify.status import building_status
-from rules.notify.tables import FAILED, create_tables
 from rules.publisher import MqttEventPublisher
 from rules.records import iso
 from rules.store import AlertStore, NewAlert
@@ -58,7 +59,8 @@ from rules.store import AlertStore, NewAlert
 log = structlog.get_logger("louyu.notify")
 
 ALERT_TOPICS = "louyu/alerts/#"
-TELEMETRY_TOPICS = "louyu/+/+/+"
+# Readings and availability: an offline device's figures are stale in the snapshot as in the API.
+TELEMETRY_TOPICS = [("louyu/+/+/+", 0), ("louyu/+/+/+/availability", 0)]
 # On a first start with an existing store, events older than this are history, not news: a patrol
 # should not be paged for last week's alerts because the notifier was installed today.
 FIRST_START_WINDOW = dt.timedelta(minutes=15)
@@ -93,6 +95,7 @@ class NotifierService:
         broker: BrokerTarget | None,
         *,
         client_id: str | None = None,
+        accept_unknown: bool = False,
         clock: Callable[[], dt.datetime] = utcnow,
         poll_s: float = 1.0,
         tick_s: float = 0.5,
@@ -111,10 +114,13 @@ class NotifierService:
         self.rng = rng or random.Random()
         self.metrics = metrics or default_metrics()
         if create:
-            create_tables(engine)
+            upgrade(engine)
         self.store = AlertStore(engine)
         self.ledger = Ledger(engine)
-        self.latest = LatestReadings()
+        # For the snapshot. A device not in the registry is ignored unless the site accepts
+        # unknown devices (LOUYU_UNKNOWN_DEVICES=accept, which the collector and the engine follow too).
+        self.latest = LatestState(registry, accept_unknown=accept_unknown)
+        self.metrics.latest_devices.set_function(lambda: len(self.latest))
         self.routes: dict[str, Route] = {config.route_name(i): r for i, r in enumerate(config.routes)}
         self.broker = broker
         self.client = self._make_client(broker, client_id) if broker is not None else None
@@ -264,7 +270,7 @@ class NotifierService:
         _no_delay(client)
         client.subscribe(ALERT_TOPICS, qos=1)
         if self.config.snapshot is not None:
-            client.subscribe(TELEMETRY_TOPICS, qos=0)
+            client.subscribe(TELEMETRY_TOPICS)
         self.connected.set()
         # Handset messages that failed while the broker was away may be backing off for minutes:
         # with the broker back, they go now.
@@ -285,7 +291,7 @@ class NotifierService:
                 self._ingest_wake.set()
                 return
             reading = parse(message.topic, bytes(message.payload), int(time.time() * 1000))
-            if isinstance(reading, Reading):
+            if isinstance(reading, Reading | Availability):
                 self.latest.apply(reading)
         except Exception:  # never let one message kill the paho thread
             log.exception("message handling failed", topic=message.topic[:200])

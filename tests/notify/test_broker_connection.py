@@ -27,7 +27,7 @@ from collector.registry import Registry
 from louyu.testing import tls
 from louyu.testing.services import Mosquitto
 from louyu.testing.tls import Certificates
-from rules.db import make_engine
+from rules.database import make_engine
 from rules.notify.config import parse_routing
 from rules.notify.service import NotifierService
 from rules.store import AlertStore

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from collector.broker import BrokerTarget
 from collector.registry import Registry
+from rules.database.notifier import DeliveryRow, TrackRow
 from rules.notify.config import parse_routing
 from rules.notify.service import NotifierService
-from rules.notify.tables import DeliveryRow, TrackRow
 from rules.store import AlertStore
 from tests.notify.helpers import new_alert
 
