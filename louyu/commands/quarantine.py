@@ -7,7 +7,6 @@ Everything shown came from a sensor: control characters are escaped before they 
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from pathlib import Path
 from typing import Annotated
 
@@ -18,27 +17,12 @@ from collector.models import KINDS, NAME_RE, RESERVED_BUILDINGS, DeviceKey
 from collector.quarantine import Quarantine, QuarantinedDevice
 from collector.registry import Registry, RegistryError
 from louyu.settings import Settings, get_settings
+from louyu.terminal import printable
 
 app = typer.Typer(
     help="Devices missing from the registry, held apart by the collector (list, promote, clear).",
     no_args_is_help=True,
 )
-
-_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
-
-
-def printable(text: str) -> str:
-    """`text` with control and invisible format characters (ESC, BEL, bidi overrides...) escaped."""
-    if text.isprintable():
-        return text
-    out = []
-    for char in text:
-        if unicodedata.category(char) in _ESCAPED_CATEGORIES:
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def _when(ms: int) -> str:
