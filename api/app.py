@@ -74,7 +74,9 @@ def create_app(
         actions=actions or AlertService(store, publisher),
         tokens=tokens,
         registry=registry,
-        devices=devices if devices is not None else LatestState(registry),
+        devices=devices
+        if devices is not None
+        else LatestState(registry, accept_unknown=config.accept_unknown),
         history=history,
         metrics=metrics,
         limiter=RateLimiter(config.rate_per_s, config.rate_burst),
@@ -98,7 +100,7 @@ def create_app(
             if config.seed_from_influx:
                 await seed_latest(state.history, state.devices, config.seed_timeout_s)
         if config.mqtt is not None:
-            state.feed = MqttFeed(config.mqtt, state.devices, state.wakeup.notify)
+            state.feed = MqttFeed(config.mqtt, state.devices, state.wakeup.notify, config.mqtt_client_id)
             state.feed.start()
             publisher.feed = state.feed
         try:

@@ -1,44 +1,62 @@
-"""What the API app needs to know, as one plain object (built from `Settings` by the wiring,
-directly in tests)."""
+"""What the API app needs to know, as one typed model: the `api` section of the settings
+(`LOUYU_API_*`, `[api]` in the TOML file) is this model, so a knob added here is settable and
+documented without further wiring. Tests build it directly."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
-from api.mqtt_feed import MqttConfig
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
+
+from collector.broker import BrokerTarget
 
 VERSION: Final = "1"
 
 
-@dataclass(frozen=True, slots=True)
-class ApiConfig:
-    # The API's own MQTT subscription (latest readings, alert wake-ups); None: no broker.
-    mqtt: MqttConfig | None = None
-    max_body_bytes: int = 64 * 1024
-    # Per token: `rate_burst` requests at once, refilled at `rate_per_s`.
-    rate_per_s: float = 20.0
-    rate_burst: int = 100
-    history_max_points: int = 10_000
-    # Seed the latest-state table from InfluxDB's last values at start-up.
-    seed_from_influx: bool = True
-    seed_timeout_s: float = 5.0
+class ApiConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The API's own MQTT subscription (latest readings, alert wake-ups); None: no broker. Wired
+    # from the `mqtt` section at start-up, not a knob of its own.
+    mqtt: SkipValidation[BrokerTarget | None] = Field(None, exclude=True)
+    # Keep the latest state of devices missing from the registry too (the open mode). Wired from
+    # the collector's `unknown_devices` at start-up: one setting for every part, not a knob here.
+    accept_unknown: bool = Field(False, exclude=True)
+    mqtt_client_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="MQTT client id of the API's subscription; default: unique per process",
+    )
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest request body accepted")
+    rate_per_s: float = Field(20.0, gt=0, description="Requests per second each token is refilled with")
+    rate_burst: int = Field(100, ge=1, description="Requests a token may make at once")
+    history_max_points: int = Field(10_000, ge=1, description="Most points one history query returns")
+    seed_from_influx: bool = Field(
+        True, description="Seed the latest-state table from InfluxDB's last values at start-up"
+    )
+    seed_timeout_s: float = Field(5.0, gt=0, description="How long the start-up seeding may take")
     # Event streams: re-read the store this often even without a wake-up (another process may
     # write events while the broker is down), and send a comment this often to keep proxies open.
-    sse_poll_s: float = 2.0
-    sse_ping_s: float = 15.0
-    sse_batch: int = 500
+    sse_poll_s: float = Field(2.0, gt=0, description="Event streams re-read the store at least this often")
+    sse_ping_s: float = Field(15.0, gt=0, description="Event streams send a keep-alive comment this often")
+    sse_batch: int = Field(500, ge=1, description="Most events one stream read sends")
     # How long an event after a missing id is held back for that id to commit (api/event_order.py).
-    sse_gap_grace_s: float = 2.0
+    sse_gap_grace_s: float = Field(
+        2.0, ge=0, description="How long an event after a missing id waits for that id to commit"
+    )
     # An open stream re-checks its token this often, and ends once it is revoked or expired.
-    sse_recheck_s: float = 30.0
+    sse_recheck_s: float = Field(30.0, gt=0, description="Open streams re-check their token this often")
     # Open event streams at once: per token, and in all (beyond either: 429 with Retry-After).
     # A dashboard holds one per browser tab; an integration one or two.
-    sse_max_streams_per_token: int = 20
-    sse_max_streams: int = 1000
+    sse_max_streams_per_token: int = Field(
+        20, ge=1, description="Event streams one token may hold open at once (beyond: 429)"
+    )
+    sse_max_streams: int = Field(1000, ge=1, description="Event streams open at once in all (beyond: 429)")
     # Slow clients: a request's headers must arrive within `header_timeout_s` of the connection
     # opening (or of the previous response), and a kept-alive connection idle for `keep_alive_s`
     # is closed (api/http_deadline.py).
-    header_timeout_s: float = 10.0
-    keep_alive_s: float = 5.0
-    title: str = "louyu operator API"
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="A request's headers must arrive within this many seconds"
+    )
+    keep_alive_s: float = Field(5.0, ge=1, description="An idle kept-alive connection is closed after this")
+    title: str = Field("louyu operator API", description="Title of the OpenAPI document")

@@ -8,17 +8,16 @@ readiness check reports whether we are connected right now.
 
 from __future__ import annotations
 
-import ssl
+import os
+import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion
 
+from collector.broker import BrokerTarget, connect_async, make_client
 from collector.latest import LatestState
 from collector.models import Rejection
 from collector.parsing import parse
@@ -30,46 +29,24 @@ ALERT_TOPIC = "louyu/alerts/#"
 ALERT_PREFIX = "louyu/alerts/"
 
 
-@dataclass(frozen=True, slots=True)
-class MqttConfig:
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = None
-    password: str | None = None
-    client_id: str = "louyu-api"
-    keepalive_s: int = 30
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    tls_insecure: bool = False
-
-
 class MqttFeed:
-    def __init__(self, config: MqttConfig, table: LatestState, on_alert_event: Callable[[], None]) -> None:
-        self.config = config
+    def __init__(
+        self,
+        target: BrokerTarget,
+        table: LatestState,
+        on_alert_event: Callable[[], None],
+        client_id: str | None = None,
+    ) -> None:
+        self.target = target
         self.table = table
         self.on_alert_event = on_alert_event
         self.connected = False
         self.messages = 0
         self.rejected = 0
-        self._client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=config.client_id,
-            clean_session=True,
-            protocol=mqtt.MQTTv311,
-        )
-        if config.username:
-            self._client.username_pw_set(config.username, config.password)
-        if config.tls:
-            self._client.tls_set(
-                ca_certs=str(config.ca_file) if config.ca_file else None,
-                certfile=str(config.cert_file) if config.cert_file else None,
-                keyfile=str(config.key_file) if config.key_file else None,
-                cert_reqs=ssl.CERT_NONE if config.tls_insecure else ssl.CERT_REQUIRED,
-            )
-            self._client.tls_insecure_set(config.tls_insecure)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        # Unique per process by default: two API processes on one broker must not take each
+        # other's connection over.
+        self.client_id = client_id or f"louyu-api-{os.getpid()}-{secrets.token_hex(3)}"
+        self._client = make_client(target, self.client_id, reconnect_max_s=10)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -81,7 +58,7 @@ class MqttFeed:
 
     def start(self) -> None:
         # connect_async: a broker that is down at start-up must not stop the API from serving.
-        self._client.connect_async(self.config.host, self.config.port, self.config.keepalive_s)
+        connect_async(self._client, self.target)
         self._client.loop_start()
 
     def stop(self) -> None:
@@ -95,7 +72,7 @@ class MqttFeed:
             return
         self.connected = True
         client.subscribe([(topic, 0) for topic in (*TELEMETRY_TOPICS, ALERT_TOPIC)])
-        log.info("mqtt_connected", host=self.config.host, port=self.config.port)
+        log.info("mqtt_connected", broker=repr(self.target))
         # Events may have happened while we were away: let the streams look.
         self.on_alert_event()
 

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from collector.broker import BrokerTarget
 from collector.registry import Registry
 from louyu.simulate.model import iter_mixed_messages
 from louyu.simulate.publisher import Simulator
@@ -97,8 +98,7 @@ def live(root: Path, broker: Mosquitto, registry: Registry) -> dict[str, dict[st
         )
         time.sleep(1.5)  # connected and subscribed before the stream starts
         simulator = Simulator(
-            "127.0.0.1",
-            broker.port,
+            BrokerTarget("127.0.0.1", broker.port),
             registry=registry,
             rate=LIVE_RATE,
             duration_s=LIVE_SECONDS,

@@ -101,16 +101,16 @@ def bare(port: int, count: str, client_id: str) -> dict[str, Any]:
 def collector(port: int, count: str, client_id: str, influx_url: str, workdir: str) -> dict[str, Any]:
     from prometheus_client import CollectorRegistry
 
-    from collector.mqtt_source import BrokerTarget
+    from collector.broker import BrokerTarget
     from collector.registry import Registry
     from collector.service import Collector, CollectorConfig, InfluxTarget
 
     root = Path(workdir)
     config = CollectorConfig(
-        BrokerTarget("127.0.0.1", port),
-        InfluxTarget(influx_url),
-        root / "spool.db",
-        root / "dead.db",
+        broker=BrokerTarget("127.0.0.1", port),
+        influx=InfluxTarget(influx_url),
+        spool_path=root / "spool.db",
+        dead_letter_path=root / "dead.db",
         client_id=client_id,
     )
     part = Collector(config, Registry.load(), CollectorRegistry())

@@ -27,6 +27,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from collector.broker import BrokerTarget
 from collector.registry import Registry
 from louyu.commands.rules import build as build_rules
 from louyu.logs import configure_logging
@@ -34,7 +35,7 @@ from louyu.settings import get_settings
 from louyu.testing.services import Mosquitto
 from rules.database import make_engine
 from rules.notify.config import parse_routing
-from rules.notify.service import MqttOptions, NotifierService
+from rules.notify.service import NotifierService
 
 TARGET_MS = 200.0
 # Only the rule under test, with flapping detection out of the way: the bench opens and closes the
@@ -121,7 +122,7 @@ def measure(trials: int, workdir: Path, broker_nodelay: bool = False) -> tuple[l
     settings = get_settings(mqtt_url=broker.url, database_url=db_url, rules_file=rules_file)
     rules = build_rules(settings, registry)
     notifier = NotifierService(
-        parse_routing(ROUTES), registry, make_engine(db_url), MqttOptions("127.0.0.1", broker.port)
+        parse_routing(ROUTES), registry, make_engine(db_url), BrokerTarget("127.0.0.1", broker.port)
     )
     handset: Handset | None = None
     sensor = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-sensor")

@@ -9,72 +9,22 @@ Mosquitto): see docs/operations.md.
 
 from __future__ import annotations
 
-import ssl
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import paho.mqtt.client as mqtt
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from collector.broker import BrokerTarget, connect_async, make_client
 
 log = structlog.get_logger("louyu.mqtt")
 
 TELEMETRY_TOPICS = ("louyu/+/+/+", "louyu/+/+/+/availability")
 MessageHandler = Callable[[str, bytes, int, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerTarget:
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = None
-    password: str | None = None
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    tls_insecure: bool = False
-
-    def __repr__(self) -> str:
-        return f"BrokerTarget({self.host}:{self.port}, tls={self.tls}, user={self.username!r})"
-
-
-def make_client(
-    target: BrokerTarget,
-    client_id: str,
-    *,
-    protocol: Literal["5", "3.1.1"] = "5",
-    clean: bool = False,
-    manual_ack: bool = False,
-) -> mqtt.Client:
-    """A paho client with credentials and TLS applied (shared by every louyu part that connects)."""
-    version = mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=version,
-        clean_session=None if version == mqtt.MQTTv5 else clean,
-        manual_ack=manual_ack,
-    )
-    if target.username:
-        client.username_pw_set(target.username, target.password)
-    if target.tls:
-        client.tls_set(
-            ca_certs=str(target.ca_file) if target.ca_file else None,
-            certfile=str(target.cert_file) if target.cert_file else None,
-            keyfile=str(target.key_file) if target.key_file else None,
-            cert_reqs=ssl.CERT_NONE if target.tls_insecure else ssl.CERT_REQUIRED,
-        )
-        client.tls_insecure_set(target.tls_insecure)
-    client.reconnect_delay_set(min_delay=1, max_delay=30)
-    return client
 
 
 class MqttSource:
@@ -90,21 +40,17 @@ class MqttSource:
         shared_group: str | None = None,
         session_expiry_s: int = 7 * 24 * 3600,
         receive_maximum: int = 20_000,
-        keepalive_s: int = 30,
-        protocol: Literal["5", "3.1.1"] = "5",
         on_connection_change: Callable[[bool], None] | None = None,
     ) -> None:
         self.target = target
-        self.protocol = protocol
         self.topics = [f"$share/{shared_group}/{t}" if shared_group else t for t in topics]
         self.session_expiry_s = session_expiry_s
         self.receive_maximum = receive_maximum
-        self.keepalive_s = keepalive_s
         self.handler: MessageHandler | None = on_message
         self._on_connection_change = on_connection_change
         self._subscribed = threading.Event()
         self.connected = False
-        self.client = make_client(target, client_id, protocol=protocol, manual_ack=True)
+        self.client = make_client(target, client_id, persistent=True, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
@@ -135,7 +81,7 @@ class MqttSource:
             # The broker kept our subscriptions; subscribing again would replay retained messages.
             self._subscribed.set()
             return
-        options = SubscribeOptions(qos=1) if self.protocol == "5" else None
+        options = SubscribeOptions(qos=1) if self.target.protocol == "5" else None
         topics: list[tuple[str, Any]] = [(t, options if options is not None else 1) for t in self.topics]
         client.subscribe(topics)
 
@@ -173,17 +119,12 @@ class MqttSource:
 
     def start(self, wait_s: float = 15.0) -> bool:
         """Connect in the background; True once subscribed (False if not within `wait_s`)."""
-        properties = None
-        if self.protocol == "5":
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = self.session_expiry_s
-            properties.ReceiveMaximum = self.receive_maximum
-        self.client.connect_async(
-            self.target.host,
-            self.target.port,
-            keepalive=self.keepalive_s,
-            clean_start=False,
-            properties=properties,
+        connect_async(
+            self.client,
+            self.target,
+            persistent=True,
+            session_expiry_s=self.session_expiry_s,
+            receive_maximum=self.receive_maximum,
         )
         self.client.loop_start()
         self.client._thread.name = "louyu-collector-mqtt"  # type: ignore[union-attr]

@@ -9,10 +9,12 @@ from typing import Literal
 
 import structlog
 from prometheus_client.registry import REGISTRY, CollectorRegistry
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
+from collector.broker import BrokerTarget
 from collector.dead_letters import DeadLetters
 from collector.influx_sink import Sink, V1Sink, V2Sink
-from collector.mqtt_source import BrokerTarget, MqttSource
+from collector.mqtt_source import MqttSource
 from collector.pipeline import Pipeline, UnknownDevices
 from collector.quarantine import Quarantine
 from collector.redaction import redact_url
@@ -46,25 +48,50 @@ class InfluxTarget:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class CollectorConfig:
-    broker: BrokerTarget
-    influx: InfluxTarget
-    spool_path: Path
-    dead_letter_path: Path
-    client_id: str = "louyu-collector"
-    shared_group: str | None = None
-    session_expiry_s: int = 7 * 24 * 3600
-    receive_maximum: int = 20_000
-    keepalive_s: int = 30
-    protocol: Literal["5", "3.1.1"] = "5"
-    batch_size: int = 5000
-    batch_interval_s: float = 0.2
-    spool_max_points: int = 50_000_000
-    dead_letter_max: int = 10_000
-    # What becomes of a valid reading from a device missing from the registry (docs/operations.md).
-    unknown_devices: UnknownDevices = "quarantine"
-    quarantine_max: int = 10_000
+class CollectorConfig(BaseModel):
+    """The collector's knobs: the `collector` section of the settings is this model, so a knob
+    added here is settable (`LOUYU_COLLECTOR_<NAME>`, `[collector]`) and documented at once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Wired at start-up from the `mqtt` and `influx` sections, not knobs of this one.
+    broker: SkipValidation[BrokerTarget | None] = Field(None, exclude=True)
+    influx: SkipValidation[InfluxTarget | None] = Field(None, exclude=True)
+    session_expiry_s: int = Field(7 * 24 * 3600, ge=0, exclude=True)
+
+    client_id: str = Field(
+        "louyu-collector", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="The collector's MQTT client id"
+    )
+    shared_group: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Shared subscription group, for several collectors splitting the telemetry",
+    )
+    # Acks wait for a durable write, so this must exceed one batch or throughput collapses.
+    receive_maximum: int = Field(
+        20_000, ge=1, le=65_535, description="Unacknowledged QoS 1 messages the broker may send (MQTT 5)"
+    )
+    batch_size: int = Field(5000, ge=1, le=100_000, description="Most readings in one InfluxDB write")
+    batch_interval_s: float = Field(0.2, gt=0, le=60, description="Longest wait before a batch is written")
+    spool_path: Path = Field(
+        Path("/var/lib/louyu/spool.db"),
+        description="Spool of the readings InfluxDB has not taken yet; default: spool.db in the state directory",
+    )
+    dead_letter_path: Path = Field(
+        Path("/var/lib/louyu/dead-letters.db"),
+        description="Rejected messages kept for `louyu rejections`; default: dead-letters.db in the state directory",
+    )
+    spool_max_points: int = Field(50_000_000, ge=1000, description="Most readings the spool holds")
+    dead_letter_max: int = Field(10_000, ge=10, description="Most rejected messages kept")
+    # What becomes of a valid reading from a device missing from the registry (docs/operations.md):
+    # the collector quarantines or stores it, and the rules engine, the API and the notifier
+    # follow the same setting (one fact, one owner).
+    unknown_devices: UnknownDevices = Field(
+        "quarantine",
+        description="A valid reading from a device missing from the registry: quarantine (kept apart,"
+        " counted, never evaluated) or accept (stored and evaluated like any other; sites without a registry)",
+    )
+    quarantine_max: int = Field(10_000, ge=10, description="Most unknown devices held in the quarantine")
 
 
 class Collector:
@@ -75,9 +102,16 @@ class Collector:
         metrics_registry: CollectorRegistry | None = REGISTRY,
         sink: Sink | None = None,
     ) -> None:
+        broker = config.broker
+        if sink is None:
+            if config.influx is None:
+                raise ValueError("the collector needs an InfluxDB target (or a sink)")
+            sink = config.influx.make_sink()
+        if broker is None:
+            raise ValueError("the collector needs a broker target")
         self.config = config
         self.stats = CollectorStats()
-        self.sink = sink or config.influx.make_sink()
+        self.sink = sink
         self.spool = Spool(config.spool_path, config.spool_max_points)
         self.dead_letters = DeadLetters(config.dead_letter_path, config.dead_letter_max)
         # Beside the dead letters, in the same file: one more table an operator reads with `louyu`.
@@ -85,14 +119,12 @@ class Collector:
         # The source acks for the pipeline and the pipeline handles the source's messages: build
         # the source first, then hand it the pipeline's handler.
         self.source = MqttSource(
-            config.broker,
+            broker,
             None,
             client_id=config.client_id,
             shared_group=config.shared_group,
             session_expiry_s=config.session_expiry_s,
             receive_maximum=config.receive_maximum,
-            keepalive_s=config.keepalive_s,
-            protocol=config.protocol,
             on_connection_change=self._on_connection_change,
         )
         self.pipeline = Pipeline(

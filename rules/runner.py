@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import ssl
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Final
@@ -28,12 +27,11 @@ import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from collector.broker import BrokerTarget, connect_async, make_client
 from collector.models import NAME_RE
 from rules.engine import RuleEngine
 from rules.publisher import EventPublisher, MqttEventPublisher, NullPublisher
@@ -75,75 +73,29 @@ def building_topics(buildings: Iterable[str]) -> list[str]:
 # ------------------------------------------------------------------ broker
 
 
-class MqttSettings:
-    """How to reach the broker: the plain values the wiring takes from `louyu.settings`."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        tls: bool = False,
-        username: str | None = None,
-        password: str | None = None,
-        ca_file: str | None = None,
-        cert_file: str | None = None,
-        key_file: str | None = None,
-        tls_insecure: bool = False,
-        keepalive: int = 30,
-        client_id: str = "louyu-rules",
-        session_expiry_s: int = SESSION_EXPIRY_S,
-    ) -> None:
-        self.host, self.port, self.tls = host, port, tls
-        self.username, self.password = username, password
-        self.ca_file, self.cert_file, self.key_file, self.tls_insecure = (
-            ca_file,
-            cert_file,
-            key_file,
-            tls_insecure,
-        )
-        self.keepalive = keepalive
-        # Stable, because the broker keeps the session (and the readings queued for it) under this
-        # id. Every engine on a broker needs its own; so does every other client (the collector).
-        self.client_id = client_id
-        self.session_expiry_s = session_expiry_s
-
-    def __repr__(self) -> str:  # never show the password
-        return (
-            f"MqttSettings({self.host}:{self.port}, tls={self.tls}, user={self.username!r},"
-            f" client_id={self.client_id!r})"
-        )
-
-
 class RulesRunner:
     """Owns the engine's threads: start() returns once subscribed, stop() joins everything."""
 
     def __init__(
         self,
         build_engine: Callable[[EventPublisher], RuleEngine],
-        mqtt_settings: MqttSettings,
+        broker: BrokerTarget,
         publish_events: bool = True,
         intervals: tuple[float, float, float] = (TICK_S, MAINTAIN_S, SWEEP_S),
+        *,
+        client_id: str = "louyu-rules",
+        session_expiry_s: int = SESSION_EXPIRY_S,
     ) -> None:
         """`build_engine` is given the publisher of this runner's connection (one connection, and
         events leave from the thread that handled the reading), or a `NullPublisher` when
         `publish_events` is off."""
         self.tick_s, self.maintain_s, self.sweep_s = intervals
-        self.settings = mqtt_settings
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=mqtt_settings.client_id, protocol=mqtt.MQTTv5
-        )
-        if mqtt_settings.username:
-            self.client.username_pw_set(mqtt_settings.username, mqtt_settings.password)
-        if mqtt_settings.tls:
-            self.client.tls_set(
-                ca_certs=mqtt_settings.ca_file,
-                certfile=mqtt_settings.cert_file,
-                keyfile=mqtt_settings.key_file,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            self.client.tls_insecure_set(mqtt_settings.tls_insecure)
-        self.client.reconnect_delay_set(1, 30)
+        self.broker = broker
+        # Stable, because the broker keeps the session (and the readings queued for it) under this
+        # id. Every engine on a broker needs its own; so does every other client (the collector).
+        self.client_id = client_id
+        self.session_expiry_s = session_expiry_s
+        self.client = make_client(broker, client_id, persistent=True)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
@@ -175,7 +127,7 @@ class RulesRunner:
         now = utcnow()
         log.info(
             "rules engine connected",
-            client_id=self.settings.client_id,
+            client_id=self.client_id,
             session_present=flags.session_present,
             buildings=len(self.buildings) or "all",
         )
@@ -184,7 +136,14 @@ class RulesRunner:
             self.engine.resume(now, self._disconnected_at if self._connected_once else None)
         self._connected_once = True
         self._disconnected_at = None
-        client.subscribe([(topic, SUBSCRIBE_OPTIONS) for topic in self.topics])
+        if self.broker.protocol == "5":
+            client.subscribe([(topic, SUBSCRIBE_OPTIONS) for topic in self.topics])
+        elif flags.session_present:
+            # MQTT 3.1.1 has no retain handling: the kept session has the filters already, and
+            # subscribing again would replay every retained availability message.
+            self.subscribed.set()
+        else:
+            client.subscribe([(topic, 1) for topic in self.topics])
 
     def _on_subscribe(
         self, _c: mqtt.Client, _u: Any, _mid: int, reasons: list[ReasonCode], _p: Properties | None
@@ -292,23 +251,15 @@ class RulesRunner:
     def start(self, timeout: float = 15.0) -> None:
         """Load state, connect, subscribe; returns once the subscription is acknowledged."""
         self.engine.load(utcnow())
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         # The session (subscriptions and the readings queued while away) outlives a restart.
-        properties.SessionExpiryInterval = self.settings.session_expiry_s
-        self.client.connect_async(
-            self.settings.host,
-            self.settings.port,
-            keepalive=self.settings.keepalive,
-            clean_start=False,
-            properties=properties,
-        )
+        connect_async(self.client, self.broker, persistent=True, session_expiry_s=self.session_expiry_s)
         self._thread = threading.Thread(
             target=self.client.loop_forever, kwargs={"retry_first_connection": True}, name="louyu-rules-mqtt"
         )
         self._thread.start()
         if not self.subscribed.wait(timeout):
             self.stop()
-            raise TimeoutError(f"rules engine: no subscription at {self.settings!r} within {timeout} s")
+            raise TimeoutError(f"rules engine: no subscription at {self.broker!r} within {timeout} s")
         self._start_scheduler()
         log.info(
             "rules engine running",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Iterator, MutableMapping
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from collector.registry import Registry
 from louyu.testing.services import Influxd, Mosquitto, VictoriaMetrics
+from louyu.testing.tls import Certificates, make_certificates, openssl_available
 from rules.database import make_engine
 from rules.database.migrate import upgrade
 
@@ -32,6 +34,17 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def registry() -> Registry:
     """The shipped Darong registry."""
     return Registry.load()
+
+
+@pytest.fixture(scope="session")
+def tls_certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A private CA and the server certificate of 127.0.0.1, for brokers with a TLS listener
+    and accounts (skips where openssl or mosquitto_passwd is missing)."""
+    if not openssl_available():
+        pytest.skip("openssl is not installed")
+    if shutil.which("mosquitto_passwd") is None:
+        pytest.skip("mosquitto_passwd is not installed (Debian package mosquitto)")
+    return make_certificates(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import secrets
 import signal
 import threading
 from types import FrameType
@@ -17,13 +15,12 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.config import ApiConfig
 from api.influx import InfluxQueryClient
-from api.mqtt_feed import MqttConfig
 from api.roles import Role
 from api.server import ApiServer
 from api.tokens import TokenStore
 from collector.registry import Registry, RegistryError
-from louyu.logs import configure_logging
-from louyu.settings import Settings, get_settings
+from louyu import runtime
+from louyu.settings import Settings
 from rules.database import make_engine
 from rules.database.migrate import upgrade
 from rules.service import AlertService
@@ -35,40 +32,24 @@ DEMO_TOKEN_NAME = "demo-operator"  # noqa: S105 (a name, not a secret)
 
 
 def api_config(settings: Settings) -> ApiConfig:
-    target = settings.mqtt
-    mqtt = MqttConfig(
-        host=target.host,
-        port=target.port,
-        tls=target.tls,
-        username=target.username,
-        password=target.password,
-        # Unique per process: two API processes on one broker must not take each other's session.
-        client_id=f"louyu-api-{os.getpid()}-{secrets.token_hex(3)}",
-        keepalive_s=settings.mqtt_keepalive_s,
-        ca_file=settings.mqtt_tls_ca_file,
-        cert_file=settings.mqtt_tls_cert_file,
-        key_file=settings.mqtt_tls_key_file,
-        tls_insecure=settings.mqtt_tls_insecure,
-    )
-    return ApiConfig(
-        mqtt=mqtt,
-        sse_max_streams_per_token=settings.api_sse_max_streams_per_token,
-        sse_max_streams=settings.api_sse_max_streams,
-        header_timeout_s=settings.api_header_timeout_s,
-        keep_alive_s=settings.api_keep_alive_s,
+    """The `api` section, wired to the broker every part uses and to the one setting for
+    devices missing from the registry."""
+    return settings.api.model_copy(
+        update={"mqtt": settings.broker, "accept_unknown": settings.collector.unknown_devices == "accept"}
     )
 
 
 def influx_client(settings: Settings) -> InfluxQueryClient:
+    influx = settings.influx
     return InfluxQueryClient(
-        settings.influx_url,
-        settings.influx_api,
-        settings.influx_db,
-        token=settings.influx_token.get_secret_value() if settings.influx_token else None,
-        username=settings.influx_username,
-        password=settings.influx_password.get_secret_value() if settings.influx_password else None,
-        retention_policy=settings.influx_retention_policy,
-        timeout_s=settings.influx_timeout_s,
+        influx.url,
+        influx.api,
+        influx.db,
+        token=influx.token.get_secret_value() if influx.token else None,
+        username=influx.username,
+        password=influx.password.get_secret_value() if influx.password else None,
+        retention_policy=influx.retention_policy,
+        timeout_s=influx.timeout_s,
     )
 
 
@@ -102,7 +83,7 @@ def build(
     """Wire the API from settings. `service`: the AlertService of a composing process (so that
     its publisher sends the events of acks and resolves); by default the API publishes them on
     its own MQTT connection."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database.url)
     upgrade(engine)
     store = AlertStore(engine)
     tokens = TokenStore(engine)
@@ -114,13 +95,13 @@ def build(
         history=influx_client(settings),
         actions=service,
     )
-    host, port = settings.api_host_port
-    return ApiRuntime(app, ApiServer(app, host, port, log_level=settings.log_level.lower()), store, tokens)
+    host, port = settings.api.host_port
+    return ApiRuntime(app, ApiServer(app, host, port, log_level=settings.log.level.lower()), store, tokens)
 
 
 def create_demo_token(settings: Settings, now: dt.datetime | None = None) -> str:
     """A fresh operator token for `make demo`, replacing the previous demo token. Print it once."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database.url)
     try:
         upgrade(engine)
         tokens = TokenStore(engine)
@@ -143,20 +124,13 @@ def api(
     bind: Annotated[str | None, typer.Option(help="HOST:PORT; default LOUYU_API_BIND")] = None,
 ) -> None:
     """Serve the operator API (alerts, devices, history, live events; docs at /docs)."""
-    overrides = {"api_bind": bind} if bind else {}
-    settings = get_settings(**overrides)
-    configure_logging(settings.log_level, settings.log_format)
-    problems = settings.check_secrets() if settings.environment == "production" else []
-    if problems:
-        for problem in problems:
-            typer.echo(f"louyu api: {problem}", err=True)
-        raise typer.Exit(2)
+    settings = runtime.start("api", overrides={"api_bind": bind} if bind else None)
     try:
-        registry = Registry.load(settings.registry_file)
+        registry = Registry.load(settings.registry.file)
     except RegistryError as error:
         typer.echo(f"louyu api: {error}", err=True)
         raise typer.Exit(2) from error
-    runtime = build(settings, registry)
+    part = build(settings, registry)
     done = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -164,9 +138,9 @@ def api(
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    runtime.start()
+    part.start()
     try:
         while not done.wait(1.0):
             pass
     finally:
-        runtime.stop()
+        part.stop()

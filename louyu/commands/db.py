@@ -7,8 +7,8 @@ import typer
 from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
-from louyu.logs import configure_logging
-from louyu.settings import Settings, get_settings
+from louyu import runtime
+from louyu.settings import Settings
 from rules.database import make_engine
 from rules.database.migrate import current, differences, head, upgrade
 
@@ -18,15 +18,13 @@ app = typer.Typer(
 
 
 def _settings() -> Settings:
-    settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)  # logs on stderr, results on stdout
-    return settings
+    return runtime.start("db", service=False)  # logs on stderr, results on stdout
 
 
 @app.command("upgrade")
 def upgrade_command() -> None:
     """Bring the database to this version's schema (creates it when empty). Safe to repeat."""
-    engine = make_engine(_settings().database_url)
+    engine = make_engine(_settings().database.url)
     try:
         result = upgrade(engine)
     except (SQLAlchemyError, CommandError) as error:  # neither message carries the URL's password
@@ -45,7 +43,7 @@ def status() -> None:
     """The database's revision and the one this version expects, and whether its tables are the
     ones this version defines; exit 1 if not."""
     expected = head()
-    engine = make_engine(_settings().database_url)
+    engine = make_engine(_settings().database.url)
     try:
         found = current(engine)
         drift = differences(engine) if found == expected else []

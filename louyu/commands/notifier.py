@@ -1,6 +1,6 @@
 """`louyu notifier`: alert events out to patrols, supervisors and the city platform.
 
-The routing file is read from `LOUYU_NOTIFY_FILE` (default: the packaged example
+The routing file is `notify.file` of the settings (`LOUYU_NOTIFY_FILE`; default: the packaged example
 `rules/notify/data/routes.yaml`, which sends critical and major alerts to the `patrol` handset over
 MQTT). Webhook secrets and apprise URLs come from the environment variables or files that the routing
 file names. `python -m louyu.commands.notifier` runs the same thing.
@@ -8,58 +8,40 @@ file names. `python -m louyu.commands.notifier` runs the same thing.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
 from collector.registry import Registry
-from louyu.logs import configure_logging
-from louyu.runtime import check_settings, load_registry, run_parts, serve_metrics
-from louyu.settings import Settings, get_settings
+from louyu import runtime
+from louyu.runtime import load_registry, run_parts, serve_metrics
+from louyu.settings import Settings
 from louyu.terminal import printable
 from rules.database import make_engine
 from rules.notify.config import RoutingConfig, load_routing
 from rules.notify.errors import NotifyError
-from rules.notify.service import MqttOptions, NotifierService
-
-NOTIFY_FILE_ENV = "LOUYU_NOTIFY_FILE"
+from rules.notify.service import NotifierService
 
 
-def routing_file() -> Path | None:
-    value = os.environ.get(NOTIFY_FILE_ENV, "").strip()
-    return Path(value) if value else None
-
-
-def load_config() -> RoutingConfig:
+def load_config(settings: Settings) -> RoutingConfig:
     try:
-        return load_routing(routing_file())
+        return load_routing(settings.notify.file)
     except NotifyError as error:
         raise SystemExit(f"louyu: {error}") from error
 
 
-def mqtt_options(settings: Settings) -> MqttOptions:
-    target = settings.mqtt
-    return MqttOptions(
-        host=target.host,
-        port=target.port,
-        tls=target.tls,
-        username=target.username,
-        password=target.password,
-        ca_file=settings.mqtt_tls_ca_file,
-        cert_file=settings.mqtt_tls_cert_file,
-        key_file=settings.mqtt_tls_key_file,
-        tls_insecure=settings.mqtt_tls_insecure,
-        keepalive_s=settings.mqtt_keepalive_s,
-    )
-
-
 def build(settings: Settings, registry: Registry) -> NotifierService:
     """The notifier as a part with start() / stop(), for `louyu up` to compose."""
-    config = load_config()
-    engine = make_engine(settings.database_url)
+    config = load_config(settings)
+    engine = make_engine(settings.database.url)
     try:
-        return NotifierService(config, registry, engine, mqtt_options(settings))
+        return NotifierService(
+            config,
+            registry,
+            engine,
+            settings.broker,
+            accept_unknown=settings.collector.unknown_devices == "accept",
+        )
     except (NotifyError, ValueError) as error:
         raise SystemExit(f"louyu: notifier: {error}") from error
 
@@ -78,9 +60,7 @@ def notifier(
             raise typer.Exit(1) from error
         typer.echo(f"{check}: {len(config.receivers)} receivers, {len(config.routes)} routes: OK")
         return
-    settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
-    check_settings(settings)
+    settings = runtime.start("notifier")
     part = build(settings, load_registry(settings))
     serve_metrics(settings)
     run_parts([("notifier", part)])

@@ -7,7 +7,6 @@ Everything shown came from a sensor: control characters are escaped before they 
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from pathlib import Path
 from typing import Annotated
 
@@ -18,27 +17,12 @@ from collector.models import KINDS, NAME_RE, RESERVED_BUILDINGS, DeviceKey
 from collector.quarantine import Quarantine, QuarantinedDevice
 from collector.registry import Registry, RegistryError
 from louyu.settings import Settings, get_settings
+from louyu.terminal import printable
 
 app = typer.Typer(
     help="Devices missing from the registry, held apart by the collector (list, promote, clear).",
     no_args_is_help=True,
 )
-
-_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
-
-
-def printable(text: str) -> str:
-    """`text` with control and invisible format characters (ESC, BEL, bidi overrides...) escaped."""
-    if text.isprintable():
-        return text
-    out = []
-    for char in text:
-        if unicodedata.category(char) in _ESCAPED_CATEGORIES:
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def _when(ms: int) -> str:
@@ -46,7 +30,7 @@ def _when(ms: int) -> str:
 
 
 def _open(settings: Settings) -> Quarantine:
-    return Quarantine(settings.dead_letter_path, settings.quarantine_max)
+    return Quarantine(settings.collector.dead_letter_path, settings.collector.quarantine_max)
 
 
 def parse_key(text: str) -> DeviceKey:
@@ -75,9 +59,9 @@ def list_(
     try:
         rows = store.latest(limit, building)
         typer.echo(
-            f"{store.count(building)} unknown devices held in {settings.dead_letter_path}"
-            f" (at most {settings.quarantine_max}; {store.evicted()} evicted since the last clear;"
-            f" LOUYU_UNKNOWN_DEVICES={settings.unknown_devices})"
+            f"{store.count(building)} unknown devices held in {settings.collector.dead_letter_path}"
+            f" (at most {settings.collector.quarantine_max}; {store.evicted()} evicted since the last clear;"
+            f" LOUYU_UNKNOWN_DEVICES={settings.collector.unknown_devices})"
         )
         for row in rows:
             typer.echo(
@@ -128,7 +112,7 @@ def promote(
     settings = get_settings()
     keys = [parse_key(text) for text in devices]
     try:
-        registry = Registry.load(settings.registry_file)  # None: the shipped example, as the collector
+        registry = Registry.load(settings.registry.file)  # None: the shipped example, as the collector
     except RegistryError as error:
         raise SystemExit(f"louyu: {error}") from error
     store = _open(settings)
@@ -144,7 +128,7 @@ def promote(
                 held.append(row)
         if problems:
             raise SystemExit("louyu: " + "; ".join(problems))
-        where = settings.registry_file or "LOUYU_REGISTRY_FILE (unset: the shipped example is in use)"
+        where = settings.registry.file or "LOUYU_REGISTRY_FILE (unset: the shipped example is in use)"
         typer.echo(f"# Add to {where}, then restart the collector and the rules engine.")
         typer.echo(registry_snippet(held, registry), nl=False)
         if not keep:
@@ -160,7 +144,7 @@ def clear(
 ) -> None:
     """Forget the quarantined devices (all, or one building's). Devices still reporting come back."""
     settings = get_settings()
-    path: Path = settings.dead_letter_path
+    path: Path = settings.collector.dead_letter_path
     what = f"building {building}'s quarantined devices" if building else "every quarantined device"
     if not yes:
         typer.confirm(f"Forget {printable(what)} in {path}?", abort=True)

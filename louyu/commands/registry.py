@@ -26,7 +26,7 @@ def check(
     if file is None:
         from louyu.settings import get_settings
 
-        file = get_settings().registry_file
+        file = get_settings().registry.file
     try:
         registry = Registry.load(file)
     except RegistryError as error:

@@ -9,15 +9,16 @@ import structlog
 import typer
 
 from collector.registry import Registry, RegistryError
-from louyu.runtime import check_settings, run_parts, serve_metrics
-from louyu.settings import Settings, get_settings
+from louyu import runtime
+from louyu.runtime import run_parts, serve_metrics
+from louyu.settings import Settings
 from louyu.terminal import printable
 from rules.config import check_text, check_warnings, load_rules
 from rules.database import make_engine
 from rules.database.migrate import upgrade
 from rules.engine import RuleEngine
 from rules.errors import RulesFileError
-from rules.runner import MqttSettings, RulesRunner
+from rules.runner import RulesRunner
 from rules.store import AlertStore
 
 log = structlog.get_logger("louyu.rules")
@@ -29,39 +30,21 @@ app = typer.Typer(
 )
 
 
-def mqtt_settings(settings: Settings) -> MqttSettings:
-    target = settings.mqtt
-    return MqttSettings(
-        target.host,
-        target.port,
-        tls=target.tls,
-        username=target.username,
-        password=target.password,
-        ca_file=str(settings.mqtt_tls_ca_file) if settings.mqtt_tls_ca_file else None,
-        cert_file=str(settings.mqtt_tls_cert_file) if settings.mqtt_tls_cert_file else None,
-        key_file=str(settings.mqtt_tls_key_file) if settings.mqtt_tls_key_file else None,
-        tls_insecure=settings.mqtt_tls_insecure,
-        keepalive=settings.mqtt_keepalive_s,
-        client_id=settings.mqtt_rules_client_id,
-        session_expiry_s=settings.mqtt_session_expiry_s,
-    )
-
-
 def build(settings: Settings, registry: Registry) -> RulesRunner:
     """The engine wired from settings: `.start()` returns once subscribed, `.stop()` joins its threads."""
-    ruleset = load_rules(settings.rules_file)
-    db = make_engine(settings.database_url)
+    ruleset = load_rules(settings.rules.file)
+    db = make_engine(settings.database.url)
     upgrade(db)
-    buildings = settings.rules_buildings
+    buildings = settings.rules.buildings
     # An engine owning some buildings (LOUYU_RULES_BUILDINGS) sees only their devices and their
     # alerts; the store it writes to is the one every engine shares.
     store = AlertStore(db, buildings)
-    if settings.mqtt_rules_client_id == settings.mqtt_client_id:
+    if settings.rules.client_id == settings.collector.client_id:
         # `louyu up` (and any collector on the same broker) would take the session over in turns.
         log.error(
             "LOUYU_MQTT_RULES_CLIENT_ID equals LOUYU_MQTT_CLIENT_ID: the collector and the rules "
             "engine will disconnect each other",
-            client_id=settings.mqtt_rules_client_id,
+            client_id=settings.rules.client_id,
         )
     unknown = sorted(set(buildings) - registry.buildings.keys())
     if unknown:
@@ -77,10 +60,14 @@ def build(settings: Settings, registry: Registry) -> RulesRunner:
             store,
             publisher,
             buildings=buildings,
-            accept_unregistered=settings.rules_accept_unregistered,
-            liveness_summary_over=settings.rules_liveness_summary_over,
+            # One setting for devices missing from the registry: what the collector quarantines
+            # the engine does not evaluate, what it accepts the engine evaluates too.
+            accept_unregistered=settings.collector.unknown_devices == "accept",
+            liveness_summary_over=settings.rules.liveness_summary_over,
         ),
-        mqtt_settings(settings),
+        settings.broker,
+        client_id=settings.rules.client_id,
+        session_expiry_s=settings.mqtt.session_expiry_s,
     )
 
 
@@ -89,13 +76,9 @@ def rules(ctx: typer.Context) -> None:
     """Run the rules engine until interrupted (SIGINT or SIGTERM)."""
     if ctx.invoked_subcommand is not None:
         return
-    from louyu.logs import configure_logging
-
-    settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
-    check_settings(settings)
+    settings = runtime.start("rules")
     try:
-        registry = Registry.load(settings.registry_file)
+        registry = Registry.load(settings.registry.file)
         runner = build(settings, registry)
     except (RulesFileError, RegistryError) as error:
         typer.echo(printable(error), err=True)

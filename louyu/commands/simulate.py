@@ -11,11 +11,9 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from pydantic import ValidationError
 
 from collector.registry import Registry, RegistryError
-from louyu.logs import configure_logging
-from louyu.settings import get_settings
+from louyu import runtime
 from louyu.simulate.clock import parse_duration, parse_start
 from louyu.simulate.errors import SimulateError
 from louyu.simulate.progress import Progress
@@ -78,24 +76,20 @@ def simulate(
     The broker comes from LOUYU_MQTT_URL (or --mqtt-url), LOUYU_MQTT_USERNAME, LOUYU_MQTT_PASSWORD and LOUYU_MQTT_TLS_*.
     """
     try:
-        settings = get_settings(**({"mqtt_url": mqtt_url} if mqtt_url else {}))
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        typer.echo(f"louyu simulate: {'.'.join(map(str, first['loc']))}: {first['msg']}", err=True)
+        settings = runtime.start(
+            "simulate", service=False, overrides={"mqtt_url": mqtt_url} if mqtt_url else None
+        )
+    except SystemExit as error:
+        typer.echo(str(error), err=True)
         raise typer.Exit(2) from error
-    configure_logging(settings.log_level, settings.log_format)
     try:
-        area = Registry.load(registry or settings.registry_file)
+        area = Registry.load(registry or settings.registry.file)
         start_ms = parse_start(start, ZoneInfo(area.timezone))
         duration_s = parse_duration(duration, "--duration") if duration else None
         at_s = parse_duration(scenario_at, "--scenario-at") if scenario_at else 0.0
-        target = settings.mqtt
+        target = settings.broker
         simulator = Simulator(
-            target.host,
-            target.port,
-            target.tls,
-            target.username,
-            target.password,
+            target,
             registry=area,
             speed=speed,
             scenarios=scenario or [],
@@ -110,10 +104,6 @@ def simulate(
             client_id=client_id,
             window=window,
             availability=not no_availability,
-            tls_ca_file=settings.mqtt_tls_ca_file,
-            tls_cert_file=settings.mqtt_tls_cert_file,
-            tls_key_file=settings.mqtt_tls_key_file,
-            tls_insecure=settings.mqtt_tls_insecure,
         )
     except (RegistryError, SimulateError, ValueError) as error:
         typer.echo(f"louyu simulate: {error}", err=True)

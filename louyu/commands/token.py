@@ -9,8 +9,7 @@ import typer
 
 from api.roles import Role
 from api.tokens import DEFAULT_LIFETIME_DAYS, TokenError, TokenStore
-from louyu.logs import configure_logging
-from louyu.settings import get_settings
+from louyu import runtime
 from louyu.terminal import printable
 from rules.database import make_engine
 from rules.database.migrate import upgrade
@@ -19,10 +18,8 @@ app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args
 
 
 def _store() -> TokenStore:
-    settings = get_settings()
     # Logs (a schema upgrade, say) go to standard error: standard output carries only the token.
-    configure_logging(settings.log_level, settings.log_format)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(runtime.start("token", service=False).database.url)
     upgrade(engine)
     return TokenStore(engine)
 

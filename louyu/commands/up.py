@@ -1,62 +1,30 @@
 """`louyu up [--demo]`: the collector, the rules engine, the notifier and the API in one process.
 
-With `--demo`, local mosquitto and influxd are started under `var/demo/` wherever the configured
+With `--demo`, the state directory defaults to `var/demo/` and local mosquitto and influxd
+(louyu/local_services.py) are started there wherever the configured
 ones do not answer, and the simulator publishes the Darong area's traffic.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import structlog
 import typer
 
-from louyu.logs import configure_logging
-from louyu.runtime import Part, check_settings, load_registry, run_parts
-from louyu.settings import Settings, get_settings
-from louyu.testing.services import Influxd, Mosquitto, Service, http_ok, port_open
+from louyu import runtime
+from louyu.local_services import start_missing
+from louyu.runtime import Part, load_registry, run_parts
 
 log = structlog.get_logger("louyu")
 DEMO_DIR = Path("var/demo")
 
 
-def demo_settings() -> Settings:
-    """Settings for the demo: files under var/demo, development mode; the environment still wins."""
-    defaults = {
-        "LOUYU_ENVIRONMENT": "development",
-        "LOUYU_DATABASE_URL": f"sqlite:///{DEMO_DIR}/louyu.db",
-        "LOUYU_SPOOL_PATH": str(DEMO_DIR / "spool.db"),
-        "LOUYU_DEAD_LETTER_PATH": str(DEMO_DIR / "dead-letters.db"),
-    }
-    for key, value in defaults.items():
-        os.environ.setdefault(key, value)
-    return get_settings()
-
-
-def local_services(settings: Settings) -> list[Service]:
-    """Start mosquitto and influxd on the configured addresses where nothing answers there."""
-    started: list[Service] = []
-    mqtt = settings.mqtt
-    if port_open(mqtt.host, mqtt.port):
-        typer.echo(f"broker:   using the one at {mqtt.host}:{mqtt.port}")
-    else:
-        broker = Mosquitto(DEMO_DIR / "mosquitto", port=mqtt.port)
-        broker.start()
-        started.append(broker)
-        typer.echo(f"broker:   started mosquitto on 127.0.0.1:{mqtt.port} (data in {broker.workdir})")
-    influx = urlsplit(settings.influx_url)
-    if http_ok(f"{settings.influx_url}/ping") or http_ok(f"{settings.influx_url}/health"):
-        # host and port only: a URL may carry credentials
-        typer.echo(f"influxdb: using the one at {influx.scheme}://{influx.hostname}:{influx.port or 8086}")
-    else:
-        server = Influxd(DEMO_DIR / "influxd", port=influx.port or 8086)
-        server.start()
-        started.append(server)
-        typer.echo(f"influxdb: started influxd 1.x on {server.url} (data in {server.workdir})")
-    return started
+def demo_defaults() -> dict[str, object]:
+    """The demo's settings: development mode, state under var/demo. The environment and the
+    config file still win over them."""
+    return {"environment": "development", "state_dir": DEMO_DIR.resolve()}
 
 
 def up(
@@ -75,11 +43,15 @@ def up(
     from louyu.commands import notifier as notifier_cmd
     from louyu.commands import rules as rules_cmd
 
-    settings = demo_settings() if demo else get_settings()
-    configure_logging(settings.log_level, settings.log_format)
-    check_settings(settings)
+    settings = runtime.start("up", defaults=demo_defaults() if demo else None)
+    runtime.check_state_paths(settings)
     registry = load_registry(settings)
-    services = local_services(settings) if demo else []
+    broker = settings.broker
+    services = (
+        start_missing((broker.host, broker.port), settings.influx.url, settings.state_dir, typer.echo)
+        if demo
+        else []
+    )
     parts: list[tuple[str, Part]] = [
         ("collector", collector_cmd.build(settings, registry)),
         ("rules", rules_cmd.build(settings, registry)),
@@ -89,24 +61,18 @@ def up(
     if demo:
         from louyu.simulate.publisher import Simulator
 
-        mqtt = settings.mqtt
         parts.append(
             (
                 "simulator",
                 Simulator(
-                    mqtt.host,
-                    mqtt.port,
-                    mqtt.tls,
-                    mqtt.username,
-                    mqtt.password,
+                    broker,
                     registry=registry,
                     speed=speed,
                     scenarios=scenario if scenario is not None else ["aed-cabinet-open@90s", "lunch-rush@4m"],
-                    tls_ca_file=settings.mqtt_tls_ca_file,
                 ),
             )
         )
-        host, port = settings.api_host_port
+        host, port = settings.api.host_port
         base = f"http://{host}:{port}"
         token = api_cmd.create_demo_token(settings)
         typer.echo(
@@ -115,7 +81,7 @@ def up(
             f"  public board   {base}/board\n"
             f"  API docs       {base}/docs\n"
             f"  metrics        {base}/metrics\n"
-            f"  alerts (MQTT)  mosquitto_sub -p {settings.mqtt.port} -t 'louyu/alerts/#' -v\n"
+            f"  alerts (MQTT)  mosquitto_sub -p {broker.port} -t 'louyu/alerts/#' -v\n"
             f"  operator token {token}\n"
             "An AED cabinet opens after 90 s and the canteen fills after 4 min. Ctrl-C stops everything.\n"
         )

@@ -11,18 +11,17 @@ MQTT_ERR_QUEUE_SIZE. Messages published while the broker is away stay queued in 
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from collector.broker import BrokerTarget, connect_async, make_client
 from louyu.simulate.progress import Stats
 
 log = logging.getLogger("louyu.simulate")
@@ -50,55 +49,32 @@ class _PahoClient(mqtt.Client):
 
 
 class MqttPublisher:
-    """One MQTT v5 connection that publishes with a bounded in-flight window and counts what happens."""
+    """One MQTT connection that publishes with a bounded in-flight window and counts what happens."""
 
     def __init__(
         self,
-        host: str,
-        port: int,
-        tls: bool = False,
-        username: str | None = None,
-        password: str | None = None,
+        broker: BrokerTarget,
         client_id: str = "louyu-simulate",
         qos: int = 1,
         window: int = DEFAULT_WINDOW,
         stats: Stats | None = None,
-        tls_ca_file: Path | None = None,
-        tls_cert_file: Path | None = None,
-        tls_key_file: Path | None = None,
-        tls_insecure: bool = False,
-        keepalive_s: int = 30,
     ) -> None:
         if qos not in (0, 1, 2):
             raise ValueError("qos must be 0, 1 or 2")
-        self.host, self.port, self.qos, self.keepalive_s = host, port, qos, keepalive_s
+        self.broker, self.host, self.port, self.qos = broker, broker.host, broker.port, qos
         self.window = max(1, min(window, MAX_WINDOW))
         self.stats = stats or Stats()
         self.status_topic = f"louyu-simulate/{client_id}/availability"
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._connected = threading.Event()
-        client = _PahoClient(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-        )
+        client = make_client(broker, client_id, reconnect_max_s=15, client_class=_PahoClient)
         # The window is ours, not paho's in-flight limit: with a limit set, paho rescans every
         # unacknowledged message on each PUBACK (1,700 msg/s at 10,000 in flight, against
         # 18,000 msg/s here on loopback). Its queue limit stays as a hard backstop: beyond it
         # publish() answers MQTT_ERR_QUEUE_SIZE and we wait.
         client.max_inflight_messages_set(0)
         client.max_queued_messages_set(self.window + 16)  # room for the status messages
-        client.reconnect_delay_set(1, 15)
-        if username is not None:
-            client.username_pw_set(username, password)
-        if tls:
-            client.tls_set(
-                ca_certs=str(tls_ca_file) if tls_ca_file else None,
-                certfile=str(tls_cert_file) if tls_cert_file else None,
-                keyfile=str(tls_key_file) if tls_key_file else None,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-            if tls_insecure:
-                client.tls_insecure_set(True)
         # If this process dies, the broker says so for it (the devices keep their own state).
         client.will_set(self.status_topic, b"offline", qos=1, retain=True)
         # A fault in a callback must never end paho's network thread (ours log their own).
@@ -111,15 +87,10 @@ class MqttPublisher:
     # -- paho callbacks (network thread) ----------------------------------------------------------
 
     def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason: ReasonCode,
-        properties: Properties | None,
+        self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, props: Properties | None
     ) -> None:
         try:
-            self._connected_to_broker(client, reason, properties)
+            self._connected_to_broker(client, reason, props)
         except Exception:
             log.exception("on_connect failed")
 
@@ -143,12 +114,7 @@ class MqttPublisher:
         log.info("connected to %s:%s", self.host, self.port)
 
     def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.DisconnectFlags,
-        reason: ReasonCode,
-        properties: Properties | None,
+        self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Properties | None
     ) -> None:
         self.stats.connected = False
         self._connected.clear()
@@ -166,7 +132,7 @@ class MqttPublisher:
     # -- the caller's side ---------------------------------------------------------------------
 
     def start(self) -> None:
-        self.client.connect_async(self.host, self.port, keepalive=self.keepalive_s)
+        connect_async(self.client, self.broker)
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:

@@ -11,9 +11,9 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Final
 
+from collector.broker import BrokerTarget
 from collector.registry import Registry
 from louyu.simulate.clock import SimClock, parse_duration, wall_ms
 from louyu.simulate.connection import DEFAULT_WINDOW, MqttPublisher
@@ -52,11 +52,7 @@ class Simulator:
 
     def __init__(
         self,
-        host: str = "127.0.0.1",
-        port: int = 1883,
-        tls: bool = False,
-        username: str | None = None,
-        password: str | None = None,
+        broker: BrokerTarget | None = None,
         registry: Registry | None = None,
         speed: float = 1.0,
         scenarios: Sequence[str | Scenario] = (),
@@ -71,10 +67,6 @@ class Simulator:
         client_id: str = "louyu-simulate",
         window: int = DEFAULT_WINDOW,
         availability: bool = True,
-        tls_ca_file: Path | None = None,
-        tls_cert_file: Path | None = None,
-        tls_key_file: Path | None = None,
-        tls_insecure: bool = False,
         stats: Stats | None = None,
     ) -> None:
         if speed <= 0:
@@ -87,19 +79,7 @@ class Simulator:
         self.scenarios = _scenarios(scenarios, self.registry, scenario_at_s, scenario_scale)
         self.stats = stats or Stats()
         self.publisher = MqttPublisher(
-            host,
-            port,
-            tls,
-            username,
-            password,
-            client_id,
-            qos,
-            window,
-            self.stats,
-            tls_ca_file,
-            tls_cert_file,
-            tls_key_file,
-            tls_insecure,
+            broker or BrokerTarget("127.0.0.1", 1883), client_id, qos, window, self.stats
         )
         self.done = threading.Event()
         self.data_sent = 0

@@ -24,7 +24,6 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -32,9 +31,9 @@ import paho.mqtt.client as mqtt
 import structlog
 from sqlalchemy import Engine
 
+from collector.broker import BrokerTarget, connect_async, make_client
 from collector.latest import LatestState
 from collector.models import Availability, Reading
-from collector.mqtt_source import BrokerTarget, make_client
 from collector.parsing import parse
 from collector.registry import Registry
 from rules.database.migrate import upgrade
@@ -75,17 +74,8 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-# repr=False: the repr stays BrokerTarget's, which leaves the password out of logs and tracebacks.
-@dataclass(frozen=True, slots=True, repr=False)
-class MqttOptions(BrokerTarget):
-    """The broker as every louyu part reaches it (`BrokerTarget`), and the notifier's own session."""
-
-    client_id: str | None = None
-    keepalive_s: int = 30
-
-
-# make_client's 30 s cap suits the collector, whose backlog the broker keeps meanwhile. While the
-# notifier is away, handset deliveries wait: it tries again at least every 10 s.
+# The factory's default 30 s cap suits the collector, whose backlog the broker keeps meanwhile.
+# While the notifier is away, handset deliveries wait: it tries again at least every 10 s.
 RECONNECT_MAX_DELAY_S = 10
 
 
@@ -105,8 +95,10 @@ class NotifierService:
         config: RoutingConfig,
         registry: Registry,
         engine: Engine,
-        mqtt_options: MqttOptions | None,
+        broker: BrokerTarget | None,
         *,
+        client_id: str | None = None,
+        accept_unknown: bool = False,
         clock: Callable[[], dt.datetime] = utcnow,
         poll_s: float = 1.0,
         tick_s: float = 0.5,
@@ -128,11 +120,13 @@ class NotifierService:
             upgrade(engine)
         self.store = AlertStore(engine)
         self.ledger = Ledger(engine)
-        self.latest = LatestState(registry)  # for the snapshot; devices not in the registry are ignored
+        # For the snapshot. A device not in the registry is ignored unless the site accepts
+        # unknown devices (LOUYU_UNKNOWN_DEVICES=accept, which the collector and the engine follow too).
+        self.latest = LatestState(registry, accept_unknown=accept_unknown)
         self.metrics.latest_devices.set_function(lambda: len(self.latest))
         self.routes: dict[str, Route] = {config.route_name(i): r for i, r in enumerate(config.routes)}
-        self.mqtt_options = mqtt_options
-        self.client = self._make_client(mqtt_options) if mqtt_options is not None else None
+        self.broker = broker
+        self.client = self._make_client(broker, client_id) if broker is not None else None
         self.publisher = MqttEventPublisher(self.client) if self.client is not None else None
         self.http = httpx.Client(follow_redirects=False, trust_env=False)
         # What was last planned for each NGSI-LD broker (see ngsi_push).
@@ -154,12 +148,14 @@ class NotifierService:
 
     # ------------------------------------------------------------------ setup
 
-    def _make_client(self, options: MqttOptions) -> mqtt.Client:
-        client_id = options.client_id or f"louyu-notifier-{uuid.uuid4().hex[:8]}"
-        # MQTT 3.1.1 with a clean session: an alert event on MQTT only wakes the outbox reader, and the
-        # cursor and pending deliveries are in the database, so a broker-side session would add nothing.
-        client = make_client(options, client_id, protocol="3.1.1", clean=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=RECONNECT_MAX_DELAY_S)
+    def _make_client(self, broker: BrokerTarget, client_id: str | None) -> mqtt.Client:
+        # A clean session: an alert event on MQTT only wakes the outbox reader, and the cursor and
+        # pending deliveries are in the database, so a broker-side session would add nothing.
+        client = make_client(
+            broker,
+            client_id or f"louyu-notifier-{uuid.uuid4().hex[:8]}",
+            reconnect_max_s=RECONNECT_MAX_DELAY_S,
+        )
         # TCP_NODELAY is not a client option: each connection has a new socket, so `_on_connect`
         # sets it on every (re)connect (see `_no_delay`).
         client.on_connect = self._on_connect
@@ -210,10 +206,8 @@ class NotifierService:
             ("louyu-notify-dispatch", self._dispatch_loop),
             ("louyu-notify-timer", self._timer_loop),
         ]
-        if self.client is not None and self.mqtt_options is not None:
-            self.client.connect_async(
-                self.mqtt_options.host, self.mqtt_options.port, self.mqtt_options.keepalive_s
-            )
+        if self.client is not None and self.broker is not None:
+            connect_async(self.client, self.broker)
             loops.insert(0, ("louyu-notify-mqtt", self._mqtt_loop))
         for name, target in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)

@@ -13,8 +13,8 @@ import pytest
 
 from api.config import ApiConfig
 from api.device_status import status_of
-from api.mqtt_feed import MqttConfig
 from api.roles import Role
+from collector.broker import BrokerTarget
 from collector.latest import DeviceState, LatestState
 from collector.models import Availability, DeviceKey, Reading
 from collector.registry import Registry
@@ -146,7 +146,7 @@ def test_devices_and_buildings_routes(start_api: Callable[..., Api]) -> None:
 
 @pytest.mark.integration
 def test_mqtt_telemetry_feeds_the_latest_state(start_api: Callable[..., Api], mosquitto: Mosquitto) -> None:
-    api = start_api(ApiConfig(mqtt=MqttConfig("127.0.0.1", mosquitto.port, client_id="api-feed-test")))
+    api = start_api(ApiConfig(mqtt=BrokerTarget("127.0.0.1", mosquitto.port), mqtt_client_id="api-feed-test"))
     with httpx.Client(base_url=api.url, timeout=10) as plain:
         deadline = time.monotonic() + 10
         while plain.get("/readyz").status_code != 200:
@@ -183,7 +183,9 @@ def test_mqtt_telemetry_feeds_the_latest_state(start_api: Callable[..., Api], mo
 
 @pytest.mark.integration
 def test_readyz_reports_the_broker(start_api: Callable[..., Api], mosquitto: Mosquitto) -> None:
-    api = start_api(ApiConfig(mqtt=MqttConfig("127.0.0.1", mosquitto.port, client_id="api-ready-test")))
+    api = start_api(
+        ApiConfig(mqtt=BrokerTarget("127.0.0.1", mosquitto.port), mqtt_client_id="api-ready-test")
+    )
     with httpx.Client(base_url=api.url, timeout=10) as client:
 
         def wait_for(status: int) -> httpx.Response:

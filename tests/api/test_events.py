@@ -16,8 +16,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from api.config import ApiConfig
-from api.mqtt_feed import MqttConfig
 from api.roles import Role
+from collector.broker import BrokerTarget
 from louyu.testing.services import Mosquitto
 from rules.publisher import event_payload
 from tests.api.conftest import Api
@@ -99,7 +99,7 @@ def test_mqtt_alert_event_wakes_the_stream_at_once(
     """Another process (the rules engine) writes the store and publishes on louyu/alerts/...:
     the stream delivers within a fraction of its 30 s fallback poll."""
     api = start_api(
-        ApiConfig(mqtt=MqttConfig("127.0.0.1", mosquitto.port, client_id="api-test"), sse_poll_s=30)
+        ApiConfig(mqtt=BrokerTarget("127.0.0.1", mosquitto.port), mqtt_client_id="api-test", sse_poll_s=30)
     )
     deadline = time.monotonic() + 10
     with httpx.Client(base_url=api.url) as plain:
@@ -139,7 +139,9 @@ def test_the_stream_tells_clients_when_to_reconnect(api: Api) -> None:
 
 @pytest.mark.integration
 def test_acks_and_resolves_are_published_on_mqtt(start_api: Callable[..., Api], mosquitto: Mosquitto) -> None:
-    api = start_api(ApiConfig(mqtt=MqttConfig("127.0.0.1", mosquitto.port, client_id="api-publish-test")))
+    api = start_api(
+        ApiConfig(mqtt=BrokerTarget("127.0.0.1", mosquitto.port), mqtt_client_id="api-publish-test")
+    )
     received: queue.Queue[tuple[str, dict[str, object]]] = queue.Queue()
     listener = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="listener")
     listener.on_message = lambda _c, _u, m: received.put((m.topic, json.loads(m.payload)))

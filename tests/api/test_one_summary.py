@@ -19,13 +19,13 @@ import pytest
 from prometheus_client import REGISTRY
 
 from api.config import ApiConfig
-from api.mqtt_feed import MqttConfig
 from api.roles import Role
+from collector.broker import BrokerTarget
 from collector.registry import Registry
 from louyu.testing.services import Mosquitto
 from rules.database import make_engine
 from rules.notify.config import parse_routing
-from rules.notify.service import MqttOptions, NotifierService
+from rules.notify.service import NotifierService
 from tests.api.conftest import Api
 from tests.notify.helpers import SECRET, HttpReceiver
 
@@ -79,7 +79,7 @@ snapshot: {{every: 1s, receivers: [city]}}
         ),
         registry,
         make_engine(f"sqlite:///{tmp_path / 'notify.db'}"),
-        MqttOptions("127.0.0.1", mosquitto.port),
+        BrokerTarget("127.0.0.1", mosquitto.port),
     )
     service.start()
     try:
@@ -169,7 +169,8 @@ def test_the_four_outputs_give_the_same_numbers(
             rate_per_s=1000,
             rate_burst=1000,
             seed_from_influx=False,
-            mqtt=MqttConfig("127.0.0.1", mosquitto.port, client_id="api-summary-test"),
+            mqtt=BrokerTarget("127.0.0.1", mosquitto.port),
+            mqtt_client_id="api-summary-test",
         )
     )
     assert service.connected.wait(10)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from collector.mqtt_source import BrokerTarget
+from collector.broker import BrokerTarget
 from collector.registry import Registry
 from collector.service import Collector, CollectorConfig, InfluxTarget
 
@@ -110,6 +110,8 @@ def collector_process(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Col
                 "LOUYU_DEAD_LETTER_PATH": str(tmp_path / "dead.db"),
                 "LOUYU_MQTT_CLIENT_ID": "louyu-test-proc",
                 "LOUYU_BATCH_INTERVAL_S": "0.05",
+                # The test brokers are anonymous, which production refuses.
+                "LOUYU_ENVIRONMENT": "development",
                 **env,
             },
         )

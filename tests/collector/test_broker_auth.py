@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from collector.mqtt_source import BrokerTarget
+from collector.broker import BrokerTarget
 from collector.registry import Registry
 from collector.service import Collector, CollectorConfig, InfluxTarget
 from louyu.testing.clients import influx_count, publish_all
@@ -42,7 +42,7 @@ def test_collector_over_tls_with_a_password(
     try:
         refused = Collector(
             CollectorConfig(
-                BrokerTarget(
+                broker=BrokerTarget(
                     "127.0.0.1",
                     broker.port,
                     tls=True,
@@ -50,9 +50,9 @@ def test_collector_over_tls_with_a_password(
                     password="wrong",
                     ca_file=certs.ca,
                 ),
-                InfluxTarget(influxd.url),
-                tmp_path / "x-spool.db",
-                tmp_path / "x-dead.db",
+                influx=InfluxTarget(influxd.url),
+                spool_path=tmp_path / "x-spool.db",
+                dead_letter_path=tmp_path / "x-dead.db",
                 client_id="louyu-wrong-password",
             ),
             Registry.load(),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from collector.broker import BrokerTarget
 from collector.service import InfluxTarget
 from louyu.testing.clients import influx_count, influx_query, publish_all
 from louyu.testing.services import Influxd, Mosquitto
@@ -239,7 +240,11 @@ def test_two_collectors_on_a_shared_subscription_split_the_load(
 def test_mqtt_311_fallback_mode(
     mosquitto: Mosquitto, influxd: Influxd, start_collector: StartCollector
 ) -> None:
-    collector = start_collector(mosquitto.port, InfluxTarget(influxd.url), protocol="3.1.1")
+    collector = start_collector(
+        mosquitto.port,
+        InfluxTarget(influxd.url),
+        broker=BrokerTarget("127.0.0.1", mosquitto.port, protocol="3.1.1"),
+    )
     publish_all(mosquitto.port, stream(2000))
     settle(collector, 2000)
     assert wait_for_count(influxd, 2000) == 2000

@@ -31,14 +31,15 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
+from collector.broker import BrokerTarget
 from collector.models import DeviceKey
-from collector.mqtt_source import BrokerTarget, MqttSource
+from collector.mqtt_source import MqttSource
 from collector.registry import Registry
 from louyu.commands.rules import build as build_rules
 from louyu.settings import Settings
 from rules.database import make_engine
 from rules.notify.config import parse_routing
-from rules.notify.service import MqttOptions, NotifierService
+from rules.notify.service import NotifierService
 from rules.runner import RulesRunner
 from rules.service import AlertService
 from rules.store import AlertStore
@@ -158,7 +159,7 @@ class Outcome:
 
 @pytest.fixture(scope="module")
 def outcome(shipped_broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
-    from api.mqtt_feed import MqttConfig, MqttFeed
+    from api.mqtt_feed import MqttFeed
     from api.publisher import FeedPublisher
     from collector.latest import LatestState
 
@@ -233,7 +234,7 @@ snapshot: {{every: 1h, receivers: [li]}}
             routing,
             registry,
             make_engine(db_url),
-            MqttOptions("127.0.0.1", port, username="louyu-notifier", password=pw["louyu-notifier"]),
+            target("louyu-notifier"),
             poll_s=0.2,
         )
     assert notifier.client is not None
@@ -246,11 +247,7 @@ snapshot: {{every: 1h, receivers: [li]}}
     def on_alert_event() -> None:
         wakeups[0] += 1
 
-    feed = MqttFeed(
-        MqttConfig("127.0.0.1", port, username="louyu-api", password=pw["louyu-api"], client_id="louyu-api"),
-        table,
-        on_alert_event,
-    )
+    feed = MqttFeed(target("louyu-api"), table, on_alert_event, client_id="louyu-api-1")
     record(feed.client, "louyu-api", seen)
     publisher = FeedPublisher()
     publisher.feed = feed

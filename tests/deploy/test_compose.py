@@ -25,7 +25,7 @@ import yaml
 from typer.testing import CliRunner
 
 from louyu.cli import app as louyu_cli
-from louyu.settings import Settings
+from louyu.settings import Settings, env_names
 from tests.deploy.shipped_broker import SERVICES as BROKER_SERVICE_ACCOUNTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,9 +45,6 @@ INFLUX_TOKEN_USERS = {
 SECRETS_DIR = "/run/louyu/influx"
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET", re.I)
 VAR_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")
-# Read by the commands themselves, not by Settings (louyu/commands/notifier.py), or by Settings'
-# own configuration (LOUYU_SECRETS_DIR: the folder of files holding settings, louyu/settings.py).
-EXTRA_LOUYU_NAMES = {"LOUYU_NOTIFY_FILE", "LOUYU_SECRETS_DIR"}
 # Names that look like secrets and are not: the folder the secrets are read from.
 NOT_SECRETS = {"LOUYU_SECRETS_DIR"}
 
@@ -155,7 +152,7 @@ def test_required_variables_are_listed_in_the_example_env(compose: dict[str, Any
 
 
 def test_louyu_variables_are_real_settings(compose: dict[str, Any]) -> None:
-    known = {f"LOUYU_{name.upper()}" for name in Settings.model_fields} | EXTRA_LOUYU_NAMES
+    known = env_names()
     for name in LOUYU_SERVICES:
         for key in env_of(services(compose)[name]):
             if key.startswith("LOUYU_"):
@@ -170,16 +167,18 @@ def test_values_parse_as_settings(compose: dict[str, Any], monkeypatch: pytest.M
     """Each service's environment, secrets filled in, is accepted by Settings as it stands."""
     for name in LOUYU_SERVICES:
         env = env_of(services(compose)[name])
-        for key in Settings.model_fields:
-            monkeypatch.delenv(f"LOUYU_{key.upper()}", raising=False)
+        for key in env_names():
+            monkeypatch.delenv(key, raising=False)
         for key, value in env.items():
             if key.startswith("LOUYU_"):
                 monkeypatch.setenv(key, VAR_REF.sub(default_or_filler, value))
         settings = Settings()
-        assert settings.influx_api == "v2"
-        assert settings.mqtt.host == "mosquitto"
-        assert settings.mqtt.username == env["LOUYU_MQTT_USERNAME"]
+        assert settings.influx.api == "v2"
+        assert settings.broker.host == "mosquitto"
+        assert settings.broker.username == env["LOUYU_MQTT_USERNAME"]
         assert settings.check_secrets() == []
+        assert settings.check_credentials() == []
+        assert settings.state_dir == Path("/var/lib/louyu")
 
 
 def default_or_filler(match: re.Match[str]) -> str:
@@ -260,15 +259,13 @@ def test_rules_engine_has_a_client_id_of_its_own(
 ) -> None:
     """The rules engine's persistent session hangs on LOUYU_MQTT_RULES_CLIENT_ID, which the engine
     `louyu rules` builds from it connects with; LOUYU_MQTT_CLIENT_ID is the collector's."""
-    from louyu.commands.rules import mqtt_settings
-
     env = env_of(services(compose)["rules"])
     assert "LOUYU_MQTT_CLIENT_ID" not in env, "the rules engine does not read LOUYU_MQTT_CLIENT_ID"
     client_id = env["LOUYU_MQTT_RULES_CLIENT_ID"]
-    for key in Settings.model_fields:
-        monkeypatch.delenv(f"LOUYU_{key.upper()}", raising=False)
+    for key in env_names():
+        monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("LOUYU_MQTT_RULES_CLIENT_ID", client_id)
-    assert mqtt_settings(Settings()).client_id == client_id
+    assert Settings().rules.client_id == client_id
     others = {env_of(services(compose)[name]).get("LOUYU_MQTT_CLIENT_ID") for name in LOUYU_SERVICES}
     assert client_id not in others
 
@@ -346,7 +343,7 @@ def test_a_louyu_service_reads_its_token_from_the_secrets_folder(tmp_path: Path)
     (tmp_path / "louyu_influx_token").write_text("scoped-token-value")
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "LOUYU_SECRETS_DIR": str(tmp_path)}
     code = (
-        "from louyu.settings import Settings; t = Settings().influx_token; print(t and t.get_secret_value())"
+        "from louyu.settings import Settings; t = Settings().influx.token; print(t and t.get_secret_value())"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True

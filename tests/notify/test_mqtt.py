@@ -15,6 +15,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from collector.broker import BrokerTarget
 from collector.registry import Registry
 from louyu.commands.rules import build as build_rules
 from louyu.settings import get_settings
@@ -22,7 +23,7 @@ from louyu.testing.services import Mosquitto
 from rules.database import make_engine
 from rules.notify.config import parse_routing
 from rules.notify.history import DeliveryHistory
-from rules.notify.service import MqttOptions, NotifierService
+from rules.notify.service import NotifierService
 from rules.store import AlertStore
 from tests.notify.helpers import HttpReceiver, new_alert
 from tests.notify.test_webhook import verify
@@ -68,7 +69,7 @@ def test_patrol_handset_hears_of_an_opened_aed_cabinet(tmp_path: Path, mosquitto
         ),
         registry,
         make_engine(db_url),
-        MqttOptions("127.0.0.1", mosquitto.port),
+        BrokerTarget("127.0.0.1", mosquitto.port),
     )
     handset = sensor = None
     try:
@@ -114,7 +115,7 @@ snapshot: {{every: 300ms, receivers: [city]}}
 """),
         Registry.load(),
         make_engine(f"sqlite:///{tmp_path / 'louyu.db'}"),
-        MqttOptions("127.0.0.1", mosquitto.port),
+        BrokerTarget("127.0.0.1", mosquitto.port),
     )
     sensor = None
     try:
@@ -169,7 +170,7 @@ routes: [{receivers: [patrol]}]
 """),
         Registry.load(),
         engine,
-        MqttOptions("127.0.0.1", mosquitto.port),
+        BrokerTarget("127.0.0.1", mosquitto.port),
         poll_s=0.1,
     )
     store = AlertStore(engine)

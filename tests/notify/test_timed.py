@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from collector.broker import BrokerTarget
 from collector.registry import Registry
 from rules.database.notifier import DeliveryRow, TrackRow
 from rules.notify.config import parse_routing
-from rules.notify.service import MqttOptions, NotifierService
+from rules.notify.service import NotifierService
 from rules.store import AlertStore
 from tests.notify.helpers import new_alert
 
@@ -159,7 +160,7 @@ def make_without_mqtt(engine: Engine, registry: Registry, clock: Clock) -> Notif
     """MQTT receivers need a client to exist; this one never connects: deliveries are only planned
     here and read from the database (dispatch is not started)."""
     service = NotifierService(
-        parse_routing(ROUTING), registry, engine, MqttOptions("127.0.0.1", 1), clock=clock
+        parse_routing(ROUTING), registry, engine, BrokerTarget("127.0.0.1", 1), clock=clock
     )
     _made.append(service)
     return service

@@ -130,7 +130,6 @@ def test_start_without_broker_times_out_and_leaves_no_thread(tmp_path: Path) -> 
 def test_scheduled_sweep_raises_silence_alerts(mosquitto: Mosquitto, tmp_path: Path) -> None:
     from prometheus_client import CollectorRegistry
 
-    from louyu.commands.rules import mqtt_settings
     from rules.database import make_engine
     from rules.database.migrate import upgrade
     from rules.engine import RuleEngine
@@ -149,7 +148,7 @@ def test_scheduled_sweep_raises_silence_alerts(mosquitto: Mosquitto, tmp_path: P
         lambda publisher: RuleEngine(
             ruleset, Registry.load(), AlertStore(db), publisher, metrics=RulesMetrics(CollectorRegistry())
         ),
-        mqtt_settings(settings),
+        settings.broker,
         intervals=(0.2, 0.2, 0.2),
     )
     listener = Listener(mosquitto.port)

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from collector.broker import BrokerTarget
 from collector.registry import Registry
 from louyu.settings import Settings
 from rules.backlog import ReadingOrder, resumed_since
 from rules.engine import RuleEngine, scoped_registry
 from rules.metrics import RulesMetrics
 from rules.publisher import EventPublisher, MemoryPublisher
-from rules.runner import TOPICS, MqttSettings, RulesRunner, building_topics
+from rules.runner import TOPICS, RulesRunner, building_topics
 from rules.store import AlertStore, NewAlert, Pending
 from tests.rules.conftest import T0, ruleset_from
 
@@ -160,7 +162,7 @@ def test_resume_moves_stored_timers_by_the_gap(registry: Registry, sqlite_db: En
 def test_runner_subscribes_to_its_engines_buildings(registry: Registry, sqlite_db: Engine) -> None:
     runner = RulesRunner(
         lambda publisher: make_engine(registry, sqlite_db, ("darong-b",), publisher),
-        MqttSettings("127.0.0.1", 1),
+        BrokerTarget("127.0.0.1", 1),
     )
     assert runner.topics == [
         "louyu/darong-b/+/+",
@@ -209,11 +211,11 @@ def test_scoped_store_reads_only_its_buildings(sqlite_db: Engine) -> None:
 
 def test_settings_rules_buildings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOUYU_RULES_BUILDINGS", "darong-a, darong-b,darong-a")
-    assert Settings().rules_buildings == ["darong-a", "darong-b"]
+    assert Settings().rules.buildings == ["darong-a", "darong-b"]
     monkeypatch.setenv("LOUYU_RULES_BUILDINGS", '["darong-c"]')
-    assert Settings().rules_buildings == ["darong-c"]
+    assert Settings().rules.buildings == ["darong-c"]
     monkeypatch.setenv("LOUYU_RULES_BUILDINGS", "")
-    assert Settings().rules_buildings == []
+    assert Settings().rules.buildings == []
     monkeypatch.setenv("LOUYU_RULES_BUILDINGS", "Darong A")
     with pytest.raises(ValueError, match="not a building id"):
         Settings()
@@ -222,12 +224,15 @@ def test_settings_rules_buildings(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
-def test_rules_client_id_is_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    from louyu.commands.rules import mqtt_settings
+def test_rules_client_id_is_its_own(
+    monkeypatch: pytest.MonkeyPatch, registry: Registry, tmp_path: Path
+) -> None:
+    from louyu.commands.rules import build
 
+    monkeypatch.setenv("LOUYU_DATABASE_URL", f"sqlite:///{tmp_path / 'louyu.db'}")
     monkeypatch.setenv("LOUYU_MQTT_CLIENT_ID", "collector-7")
-    assert mqtt_settings(Settings()).client_id == "louyu-rules"
+    assert build(Settings(), registry).client_id == "louyu-rules"
     monkeypatch.setenv("LOUYU_MQTT_RULES_CLIENT_ID", "louyu-rules-2")
     monkeypatch.setenv("LOUYU_MQTT_SESSION_EXPIRY_S", "3600")
-    wired = mqtt_settings(Settings())
+    wired = build(Settings(), registry)
     assert (wired.client_id, wired.session_expiry_s) == ("louyu-rules-2", 3600)

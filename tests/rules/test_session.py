@@ -129,7 +129,7 @@ def test_reading_published_while_stopped_raises_after_restart(
 ) -> None:
     settings = settings_for(mosquitto, tmp_path)
     first = running.start(settings, Registry.load())
-    assert first.settings.client_id == "louyu-rules"
+    assert first.client_id == "louyu-rules"
     running.stop(first)
 
     # The cabinet is opened while no engine runs: the broker keeps the reading for the session.

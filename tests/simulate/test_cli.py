@@ -40,7 +40,7 @@ def test_help_lists_the_options() -> None:
         (["--scenario", "garage-empty"], "unknown scenario 'garage-empty'"),
         (["--start", "soon"], "--start 'soon' cannot be read"),
         (["--duration", "forever"], "--duration 'forever' cannot be read"),
-        (["--mqtt-url", "http://x"], "mqtt_url"),
+        (["--mqtt-url", "http://x"], "LOUYU_MQTT_URL"),
     ],
 )
 def test_bad_options_say_what_is_wrong(args: list[str], message: str) -> None:

@@ -14,6 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from collector.broker import BrokerTarget
 from collector.models import Availability, Reading
 from collector.parsing import parse
 from collector.registry import Registry
@@ -78,7 +79,9 @@ def registry() -> Registry:
 def test_rate_mode_delivers_exactly_count_valid_messages_of_every_kind(
     mosquitto: Mosquitto, subscriber: Subscriber, registry: Registry
 ) -> None:
-    simulator = Simulator("127.0.0.1", mosquitto.port, registry=registry, rate=1_000_000, count=5_000)
+    simulator = Simulator(
+        BrokerTarget("127.0.0.1", mosquitto.port), registry=registry, rate=1_000_000, count=5_000
+    )
     simulator.start()
     try:
         assert simulator.wait(30)
@@ -102,7 +105,11 @@ def test_rate_mode_delivers_exactly_count_valid_messages_of_every_kind(
 
 def test_rate_mode_paces_itself(mosquitto: Mosquitto, subscriber: Subscriber, registry: Registry) -> None:
     simulator = Simulator(
-        "127.0.0.1", mosquitto.port, registry=registry, rate=500, duration_s=2.0, availability=False
+        BrokerTarget("127.0.0.1", mosquitto.port),
+        registry=registry,
+        rate=500,
+        duration_s=2.0,
+        availability=False,
     )
     started = time.monotonic()
     simulator.start()
@@ -119,8 +126,7 @@ def test_day_mode_reports_every_device_then_a_cabinet_opens(
     mosquitto: Mosquitto, subscriber: Subscriber, registry: Registry
 ) -> None:
     simulator = Simulator(
-        "127.0.0.1",
-        mosquitto.port,
+        BrokerTarget("127.0.0.1", mosquitto.port),
         registry=registry,
         speed=60,
         scenarios=["aed-cabinet-open@1s"],
@@ -153,8 +159,7 @@ def test_sensor_outage_publishes_retained_offline(
     mosquitto: Mosquitto, subscriber: Subscriber, registry: Registry
 ) -> None:
     simulator = Simulator(
-        "127.0.0.1",
-        mosquitto.port,
+        BrokerTarget("127.0.0.1", mosquitto.port),
         registry=registry,
         scenarios=["sensor-outage"],
         scenario_at_s=0.5,
@@ -188,7 +193,11 @@ def test_window_follows_the_brokers_receive_maximum(tmp_path: Path, registry: Re
     try:
         sub = Subscriber(broker.port)
         simulator = Simulator(
-            "127.0.0.1", broker.port, registry=registry, rate=1_000_000, count=3_000, availability=False
+            BrokerTarget("127.0.0.1", broker.port),
+            registry=registry,
+            rate=1_000_000,
+            count=3_000,
+            availability=False,
         )
         simulator.start()
         try:
@@ -205,7 +214,7 @@ def test_window_follows_the_brokers_receive_maximum(tmp_path: Path, registry: Re
 def test_starts_before_the_broker_and_delivers_once_it_is_up(tmp_path: Path, registry: Registry) -> None:
     port = free_port()
     simulator = Simulator(
-        "127.0.0.1", port, registry=registry, rate=1_000_000, count=1_000, availability=False
+        BrokerTarget("127.0.0.1", port), registry=registry, rate=1_000_000, count=1_000, availability=False
     )
     simulator.start()
     broker = Mosquitto(tmp_path / "late", port=port)
@@ -226,7 +235,7 @@ def test_starts_before_the_broker_and_delivers_once_it_is_up(tmp_path: Path, reg
 
 
 def test_stop_ends_a_run_without_a_broker_quickly(registry: Registry) -> None:
-    simulator = Simulator("127.0.0.1", free_port(), registry=registry, speed=60)
+    simulator = Simulator(BrokerTarget("127.0.0.1", free_port()), registry=registry, speed=60)
     simulator.start()
     time.sleep(0.3)
     started = time.monotonic()
@@ -237,8 +246,7 @@ def test_stop_ends_a_run_without_a_broker_quickly(registry: Registry) -> None:
 
 def test_in_flight_never_exceeds_the_window(mosquitto: Mosquitto, registry: Registry) -> None:
     simulator = Simulator(
-        "127.0.0.1",
-        mosquitto.port,
+        BrokerTarget("127.0.0.1", mosquitto.port),
         registry=registry,
         rate=1_000_000,
         count=20_000,
@@ -292,10 +300,7 @@ def test_tls_with_the_brokers_certificate(tmp_path: Path, registry: Registry) ->
     broker.start()
     try:
         simulator = Simulator(
-            "127.0.0.1",
-            broker.port,
-            tls=True,
-            tls_ca_file=cert,
+            BrokerTarget("127.0.0.1", broker.port, tls=True, ca_file=cert),
             registry=registry,
             rate=1_000_000,
             count=500,

@@ -18,16 +18,16 @@ import api.tokens  # noqa: F401  (registers the api_tokens table)
 from api.app import create_app
 from api.config import ApiConfig
 from api.influx import InfluxQueryClient
-from api.mqtt_feed import MqttConfig
 from api.roles import Role
 from api.server import ApiServer
 from api.tokens import TokenStore
+from collector.broker import BrokerTarget
 from collector.latest import LatestState
 from collector.registry import Registry
 from louyu.testing.services import Mosquitto
 from rules.config import load_rules
 from rules.engine import RuleEngine
-from rules.runner import MqttSettings, RulesRunner
+from rules.runner import RulesRunner
 from rules.service import AlertService
 from rules.store import AlertStore
 from tests.web.contract import ApiContract
@@ -121,11 +121,12 @@ def system(
     store = AlertStore(engine)
     runner = RulesRunner(
         lambda publisher: RuleEngine(load_rules(), registry, store, publisher),
-        MqttSettings("127.0.0.1", mosquitto.port),
+        BrokerTarget("127.0.0.1", mosquitto.port),
     )
     runner.start()
     config = ApiConfig(
-        mqtt=MqttConfig("127.0.0.1", mosquitto.port, client_id="louyu-api-web-test"),
+        mqtt=BrokerTarget("127.0.0.1", mosquitto.port),
+        mqtt_client_id="louyu-api-web-test",
         rate_per_s=1000,
         rate_burst=1000,
         sse_poll_s=0.5,

@@ -1,0 +1,163 @@
+"""The broker connection every louyu part uses: one target, one client factory, one way to connect.
+
+The collector, the rules engine, the notifier, the API feed and the simulator all reach the broker
+through `make_client` and `connect_async`, so the TLS options, the credentials, the protocol and
+the keep-alive mean the same thing in each of them (docs/configuration.md, the `mqtt` section).
+What differs between the parts is said here as arguments: the client id, whether the broker keeps
+a session for it (`persistent`), paho's reconnection cap.
+
+`tls_insecure` turns certificate checking off altogether (no chain, no host name check): for a
+test broker with a self-signed certificate, never for production. Without it the broker's
+certificate must chain to `ca_file`, or to the system's trust store when no CA file is given.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+Protocol = Literal["5", "3.1.1"]
+URL_SCHEMES = ("mqtt", "mqtts", "tcp", "ssl")
+TLS_SCHEMES = ("mqtts", "ssl")
+
+
+class BrokerUrlError(ValueError):
+    """A broker URL louyu cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerTarget:
+    """Where the broker is and how to talk to it: the same for every part of one installation."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    tls_insecure: bool = False
+    protocol: Protocol = "5"
+    keepalive_s: int = 30
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        ca_file: Path | None = None,
+        cert_file: Path | None = None,
+        key_file: Path | None = None,
+        tls_insecure: bool = False,
+        protocol: Protocol = "5",
+        keepalive_s: int = 30,
+    ) -> BrokerTarget:
+        """`mqtt://host:1883` or `mqtts://host:8883`; credentials in the URL win over the separate ones."""
+        parts = urlsplit(url)
+        if parts.scheme not in URL_SCHEMES:
+            raise BrokerUrlError("must start with mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise BrokerUrlError("has no host")
+        try:
+            port = parts.port
+        except ValueError as error:
+            raise BrokerUrlError(f"has a bad port: {error}") from error
+        tls = parts.scheme in TLS_SCHEMES
+        return cls(
+            host=parts.hostname,
+            port=port or (8883 if tls else 1883),
+            tls=tls,
+            username=unquote(parts.username) if parts.username else username,
+            password=unquote(parts.password) if parts.password else password,
+            ca_file=ca_file,
+            cert_file=cert_file,
+            key_file=key_file,
+            tls_insecure=tls_insecure,
+            protocol=protocol,
+            keepalive_s=keepalive_s,
+        )
+
+    def __repr__(self) -> str:  # never the password
+        return (
+            f"BrokerTarget({self.host}:{self.port}, tls={self.tls}, user={self.username!r},"
+            f" mqtt={self.protocol})"
+        )
+
+
+def make_client(
+    target: BrokerTarget,
+    client_id: str,
+    *,
+    persistent: bool = False,
+    manual_ack: bool = False,
+    reconnect_max_s: int = 30,
+    client_class: type[mqtt.Client] = mqtt.Client,
+) -> mqtt.Client:
+    """A paho client for `target`: protocol, credentials and TLS applied, callbacks left to the caller.
+
+    `persistent`: the broker keeps the session (subscriptions, queued QoS 1 messages) across
+    reconnections and restarts, so the client id must be stable. On MQTT 5 that is said at
+    connection time (`connect_async`); on 3.1.1 by the clean-session flag, set here.
+    """
+    v5 = target.protocol == "5"
+    client = client_class(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        clean_session=None if v5 else not persistent,
+        manual_ack=manual_ack,
+    )
+    if target.username:
+        client.username_pw_set(target.username, target.password)
+    if target.tls:
+        client.tls_set(
+            ca_certs=str(target.ca_file) if target.ca_file else None,
+            certfile=str(target.cert_file) if target.cert_file else None,
+            keyfile=str(target.key_file) if target.key_file else None,
+            cert_reqs=ssl.CERT_NONE if target.tls_insecure else ssl.CERT_REQUIRED,
+        )
+        client.tls_insecure_set(target.tls_insecure)
+    client.reconnect_delay_set(min_delay=1, max_delay=reconnect_max_s)
+    return client
+
+
+def connect_async(
+    client: mqtt.Client,
+    target: BrokerTarget,
+    *,
+    persistent: bool = False,
+    session_expiry_s: int = 0,
+    receive_maximum: int | None = None,
+) -> None:
+    """Start connecting (paho's loop does the rest and reconnects by itself).
+
+    On MQTT 5 a persistent session asks for clean start off and `session_expiry_s`;
+    `receive_maximum` bounds how many unacknowledged QoS 1 messages the broker sends us.
+    On 3.1.1 neither exists: the session lasts as long as the broker's own expiry allows.
+    """
+    if target.protocol != "5":
+        client.connect_async(target.host, target.port, keepalive=target.keepalive_s)
+        return
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    if persistent:
+        properties.SessionExpiryInterval = session_expiry_s
+    if receive_maximum is not None:
+        properties.ReceiveMaximum = receive_maximum
+    client.connect_async(
+        target.host,
+        target.port,
+        keepalive=target.keepalive_s,
+        clean_start=not persistent,
+        properties=properties,
+    )
