@@ -258,8 +258,14 @@ class RulesRunner:
         )
         self._thread.start()
         if not self.subscribed.wait(timeout):
-            self.stop()
-            raise TimeoutError(f"rules engine: no subscription at {self.broker!r} within {timeout} s")
+            if not self._connected_once:
+                self.stop()
+                raise TimeoutError(f"rules engine: no connection to {self.broker!r} within {timeout} s")
+            # Connected, but the acknowledgement of the subscription waits behind the readings the
+            # broker queued for this session while the engine was away (it delivers those first):
+            # a restart after a long outage. The engine is working through them, and its timers
+            # (escalations, liveness) must run meanwhile: go on rather than exit and lose the turn.
+            log.warning("subscription not yet acknowledged; the broker is delivering the backlog first")
         self._start_scheduler()
         log.info(
             "rules engine running",

@@ -127,6 +127,35 @@ def test_start_without_broker_times_out_and_leaves_no_thread(tmp_path: Path) -> 
     assert not [t for t in threading.enumerate() if t.name.startswith("louyu-rules")]
 
 
+def test_start_goes_on_when_the_subscription_is_acknowledged_late(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # After a long outage the broker delivers the session's backlog before it acknowledges the
+    # subscription: once connected, start() must not give up (and exit the process) on a late
+    # acknowledgement, and the engine's timers must already run. The late acknowledgement is made
+    # by holding the SUBSCRIBE back until start() has returned.
+    settings = Settings(mqtt_url=mosquitto.url, database_url=f"sqlite:///{tmp_path}/late.db")
+    runner = build(settings, Registry.load())
+    subscribe = runner.client.subscribe
+    held: list[tuple[tuple[object, ...], dict[str, object]]] = []
+
+    def hold(*args: object, **kwargs: object) -> tuple[int, int]:
+        held.append((args, kwargs))
+        return (mqtt.MQTT_ERR_SUCCESS, 0)
+
+    runner.client.subscribe = hold  # type: ignore[method-assign]
+    try:
+        runner.start(timeout=1.0)
+        assert held, "the engine connected and asked to subscribe"
+        assert not runner.subscribed.is_set()
+        assert runner._scheduler is not None and runner._scheduler.running
+        args, kwargs = held[0]
+        subscribe(*args, **kwargs)  # type: ignore[arg-type]
+        assert runner.subscribed.wait(10)
+    finally:
+        runner.stop()
+
+
 def test_scheduled_sweep_raises_silence_alerts(mosquitto: Mosquitto, tmp_path: Path) -> None:
     from prometheus_client import CollectorRegistry
 

@@ -28,9 +28,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from api.config import ApiConfig
-from api.mqtt_feed import MqttConfig
 from api.roles import Role
-from collector.mqtt_source import BrokerTarget
+from collector.broker import BrokerTarget
 from collector.registry import Registry
 from collector.service import Collector, CollectorConfig, InfluxTarget
 from louyu.commands.rules import build as build_rules
@@ -142,7 +141,8 @@ def site(
         started.append(rules.stop)
         web = start_web(
             config=ApiConfig(
-                mqtt=MqttConfig("127.0.0.1", port, username="louyu-api", password=pw["louyu-api"]),
+                mqtt=BrokerTarget("127.0.0.1", port, username="louyu-api", password=pw["louyu-api"]),
+                mqtt_client_id="louyu-api",
                 rate_per_s=1000,
                 rate_burst=1000,
                 sse_poll_s=0.5,
