@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 SYSDEPS := mosquitto mosquitto-clients influxdb victoria-metrics chromium fonts-noto-cjk postgresql openssl systemd prometheus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help sysdeps venv lint typecheck test test-fast demo bench clean
+.PHONY: help sysdeps venv lint typecheck test test-fast demo bench soak clean
 
 help:
 	@echo "make demo   run louyu with simulated Darong traffic on local services"
 	@echo "make test   lint, type checks and every test (installs what it needs)"
 	@echo "make bench  benchmarks, with ratios against baselines measured in the same run"
+	@echo "make soak   the whole system at district load for 30 minutes while faults strike (SOAK_MINUTES=...)"
 
 sysdeps:
 	@missing=$$(for p in $(SYSDEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -53,6 +54,10 @@ demo: sysdeps venv
 
 bench: sysdeps venv
 	$(BIN)/python -m bench
+
+SOAK_MINUTES ?= 30
+soak: sysdeps venv
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) var/demo .pytest_cache .mypy_cache .ruff_cache
