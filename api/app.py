@@ -20,7 +20,6 @@ from fastapi import FastAPI
 from api import docs_page, errors
 from api.body_limit import BodyLimitMiddleware
 from api.config import VERSION, ApiConfig
-from api.device_state import DeviceStateTable
 from api.history import last_values_statements, seed_targets
 from api.influx import InfluxError, InfluxQueryClient
 from api.metrics import ApiMetrics, MetricsMiddleware
@@ -30,7 +29,9 @@ from api.ratelimit import RateLimiter
 from api.response_headers import ApiHeadersMiddleware
 from api.routes import ROUTERS
 from api.state import ApiState, utc_now
+from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
+from collector.latest import LatestState
 from collector.models import KINDS, NAME_RE, DeviceKey
 from collector.registry import Registry
 from rules.service import AlertService
@@ -55,7 +56,7 @@ def create_app(
     store: AlertStore,
     tokens: TokenStore,
     registry: Registry,
-    devices: DeviceStateTable | None = None,
+    devices: LatestState | None = None,
     history: InfluxQueryClient | None = None,
     actions: AlertService | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
@@ -72,10 +73,11 @@ def create_app(
         actions=actions or AlertService(store, publisher),
         tokens=tokens,
         registry=registry,
-        devices=devices or DeviceStateTable(),
+        devices=devices if devices is not None else LatestState(registry),
         history=history,
         metrics=metrics,
         limiter=RateLimiter(config.rate_per_s, config.rate_burst),
+        streams=StreamSlots(config.sse_max_streams, config.sse_max_streams_per_token),
         clock=clock,
     )
 
@@ -126,10 +128,11 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     mount_web(app, state)
-    # Outermost last: metrics see every answer, including the body limit's 413.
-    app.add_middleware(ApiHeadersMiddleware)
+    # Outermost last: metrics see every answer, including the body limit's 413, and the
+    # security headers go on every one of them.
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(ApiHeadersMiddleware)
     return app
 
 
@@ -143,12 +146,12 @@ def mount_web(app: FastAPI, state: ApiState) -> None:
         mount(app, state)
 
 
-async def seed_latest(client: InfluxQueryClient, table: DeviceStateTable, timeout_s: float) -> int:
+async def seed_latest(client: InfluxQueryClient, table: LatestState, timeout_s: float) -> int:
     """Fill the latest-state table with InfluxDB's last values, so that a restarted API does not
     show every device as silent until it speaks again. Best effort: a slow or absent InfluxDB
     only delays this by `timeout_s`."""
     try:
-        results = await asyncio.wait_for(client.query(last_values_statements()), timeout_s)
+        results = await asyncio.wait_for(client.query_many(last_values_statements()), timeout_s)
     except (InfluxError, TimeoutError) as error:
         log.warning("seed_from_influx_failed", error=str(error)[:200])
         return 0

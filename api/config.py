@@ -32,4 +32,13 @@ class ApiConfig:
     sse_gap_grace_s: float = 2.0
     # An open stream re-checks its token this often, and ends once it is revoked or expired.
     sse_recheck_s: float = 30.0
+    # Open event streams at once: per token, and in all (beyond either: 429 with Retry-After).
+    # A dashboard holds one per browser tab; an integration one or two.
+    sse_max_streams_per_token: int = 20
+    sse_max_streams: int = 1000
+    # Slow clients: a request's headers must arrive within `header_timeout_s` of the connection
+    # opening (or of the previous response), and a kept-alive connection idle for `keep_alive_s`
+    # is closed (api/http_deadline.py).
+    header_timeout_s: float = 10.0
+    keep_alive_s: float = 5.0
     title: str = "louyu operator API"

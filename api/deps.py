@@ -14,11 +14,11 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.device_state import DeviceStateTable
 from api.models import Problem
 from api.roles import Permission, allows
 from api.state import ApiState
 from api.tokens import TokenInfo
+from collector.latest import LatestState
 from collector.registry import Registry
 from rules.service import AlertService
 from rules.store import AlertStore
@@ -73,6 +73,22 @@ def authenticated(
     return info
 
 
+def optional_token(
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> TokenInfo | None:
+    """The caller's token when a valid one is given, else None: for the routes that answer
+    everyone and tell a token holder more (no 401, no rate limit: a probe must get through)."""
+    if credentials is None or not credentials.credentials or len(credentials.credentials) > 256:
+        return None
+    try:
+        return state.tokens.authenticate(credentials.credentials, state.clock())
+    except Exception:  # noqa: BLE001 (the database is down: /readyz must still answer, as to anyone)
+        return None
+
+
+MaybeToken = Annotated[TokenInfo | None, Depends(optional_token)]
+
+
 def require(permission: Permission) -> Callable[[TokenInfo], Awaitable[TokenInfo]]:
     async def check(token: Annotated[TokenInfo, Depends(authenticated)]) -> TokenInfo:
         if not allows(token.role, permission):
@@ -102,7 +118,7 @@ async def get_registry(state: State) -> Registry:
     return state.registry
 
 
-async def get_devices(state: State) -> DeviceStateTable:
+async def get_devices(state: State) -> LatestState:
     return state.devices
 
 
@@ -113,5 +129,5 @@ async def get_now(state: State) -> dt.datetime:
 Store = Annotated[AlertStore, Depends(get_store)]
 Actions = Annotated[AlertService, Depends(get_actions)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
-Devices = Annotated[DeviceStateTable, Depends(get_devices)]
+Devices = Annotated[LatestState, Depends(get_devices)]
 Now = Annotated[dt.datetime, Depends(get_now)]

@@ -62,11 +62,57 @@ class DeviceList(BaseModel):
     )
 
 
-class LotSummary(BaseModel):
+Freshness = Literal["fresh", "stale", "unknown"]
+_FRESHNESS = (
+    "fresh: every reading the figure rests on is within its device's silence window and the device "
+    "is not offline; stale: one is older (the values are withheld); unknown: one never arrived"
+)
+
+
+class FigureAge(BaseModel):
+    """When the readings behind a figure were taken, and whether the figure can be trusted."""
+
+    freshness: Freshness = Field(default="unknown", description=_FRESHNESS)
+    observed_at: Timestamp | None = Field(default=None, description="the oldest reading the figure rests on")
+    age_s: float | None = Field(default=None, description="seconds between observed_at and now")
+
+
+class FreeCount(FigureAge):
+    """Free parking in one place (a level, a site, a building)."""
+
+    free: int | None = Field(default=None, description="null unless fresh")
+    capacity: int | None = Field(default=None, description="the spaces the figure covers")
+    occupied: int | None = None
+    source: Literal["counter", "sensors", "parts", "none"] = Field(
+        default="none",
+        description="the place's own counter, its space sensors, or the sum of its parts (a site's levels, "
+        "a building's sites and loose spaces)",
+    )
+
+
+class LotSummary(FigureAge):
+    """One lot's own counter (site or level), as its latest reading says."""
+
     device: str
     occupied: int | None = None
     capacity: int | None = None
     free: int | None = None
+    part_of: str | None = Field(default=None, description="the site this lot is a level of; null for a site")
+
+
+class LevelSummary(BaseModel):
+    device: str
+    name: str | None = None
+    floor: str | None = None
+    count: FreeCount
+
+
+class SiteSummary(BaseModel):
+    device: str
+    name: str | None = None
+    floor: str | None = None
+    count: FreeCount = Field(description="the site's counter, else the sum of its levels and loose spaces")
+    levels: list[LevelSummary] = Field(default_factory=list)
 
 
 class ParkingSummary(BaseModel):
@@ -75,15 +121,23 @@ class ParkingSummary(BaseModel):
     spaces_occupied: int
     spaces_unknown: int = Field(description="spaces that never reported or have gone silent")
     lots: list[LotSummary] = Field(default_factory=list)
+    free: int | None = Field(
+        default=None,
+        description="free spaces in the building: each site counted once (its counter, else its levels), "
+        "plus the spaces in no lot; null unless fresh",
+    )
+    capacity: int | None = None
+    count: FreeCount = Field(default_factory=FreeCount, description="the building's free count with its age")
+    sites: list[SiteSummary] = Field(default_factory=list)
 
 
-class AedSummary(BaseModel):
+class AedSummary(FigureAge):
     total: int
     ready: int = Field(description="state ready, cabinet closed, reporting")
     not_ready: list[str] = Field(default_factory=list, description="device ids that are not ready")
 
 
-class CanteenSummary(BaseModel):
+class CanteenSummary(FigureAge):
     device: str
     occupancy: int | None = None
     capacity: int | None = None
@@ -104,9 +158,22 @@ class BuildingSummary(BaseModel):
                         "spaces_free": 212,
                         "spaces_occupied": 380,
                         "spaces_unknown": 8,
-                        "lots": [{"device": "garage", "occupied": 412, "capacity": 600, "free": 188}],
+                        "lots": [
+                            {
+                                "device": "garage",
+                                "occupied": 412,
+                                "capacity": 600,
+                                "free": 188,
+                                "part_of": None,
+                                "freshness": "fresh",
+                                "observed_at": "2026-11-27T01:00:00+00:00",
+                                "age_s": 12.5,
+                            }
+                        ],
+                        "free": 188,
+                        "capacity": 600,
                     },
-                    "aed": {"total": 1, "ready": 1, "not_ready": []},
+                    "aed": {"total": 1, "ready": 1, "not_ready": [], "freshness": "fresh"},
                     "canteens": [],
                     "open_alerts": 0,
                 }

@@ -5,8 +5,9 @@ Status, first match wins (an operator wants the most urgent word):
 
 - `alerting`: the device has an unresolved alert;
 - `offline`: its availability topic says `offline`;
-- `silent`: no message within its silence window (15 minutes for an AED, 30 for the rest,
-  the same windows as the `aed-offline` and `device-offline` rules), or never heard from;
+- `silent`: no message within its silence window (collector/latest.py: 15 minutes for an AED,
+  30 for the rest, the same windows as the `aed-offline` and `device-offline` rules), or never
+  heard from;
 - `unregistered`: heard on the broker but not in the registry;
 - `ok`: otherwise.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Final
 
 from api.device_models import (
     AedSummary,
@@ -24,15 +24,17 @@ from api.device_models import (
     CanteenSummary,
     DevicePublic,
     DeviceStatus,
+    FreeCount,
+    LevelSummary,
     LotSummary,
     ParkingSummary,
+    SiteSummary,
 )
-from api.device_state import DeviceState
+from collector import summary
+from collector.latest import DeviceState, silent_after_ms
 from collector.models import DeviceKey
 from collector.registry import DeviceInfo, Registry
-
-SILENT_AFTER_MS: Final[dict[str, int]] = {"aed": 15 * 60_000}
-DEFAULT_SILENT_AFTER_MS: Final = 30 * 60_000
+from collector.summary import AreaSummary, Count
 
 
 def ms_to_datetime(ms: int | None) -> dt.datetime | None:
@@ -46,7 +48,7 @@ def status_of(
         return "alerting"
     if state is not None and state.online is False:
         return "offline"
-    window = SILENT_AFTER_MS.get(kind, DEFAULT_SILENT_AFTER_MS)
+    window = silent_after_ms(kind)
     if state is None or state.last_seen_ms is None or now_ms - state.last_seen_ms > window:
         return "silent"
     if not registered:
@@ -99,98 +101,109 @@ def count_statuses(devices: Iterable[DevicePublic]) -> dict[str, int]:
     return dict(Counter(d.status for d in devices))
 
 
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _at(ms: int | None) -> dt.datetime | None:
+    return ms_to_datetime(ms)
 
 
-def building_summaries(
-    registry: Registry,
-    devices: list[DevicePublic],
-    open_alerts_by_building: Mapping[str, int],
-) -> list[BuildingSummary]:
-    """Per building: free parking spaces, AED readiness, canteen load."""
-    by_building: dict[str, list[DevicePublic]] = {}
-    for device in devices:
-        by_building.setdefault(device.building, []).append(device)
-    names = list(registry.buildings) + sorted(b for b in by_building if b not in registry.buildings)
-    out: list[BuildingSummary] = []
-    for building in names:
-        members = by_building.get(building, [])
-        info = registry.buildings.get(building)
-        out.append(
-            BuildingSummary(
-                building=building,
-                name=info.name if info else None,
-                name_en=info.name_en if info else None,
-                parking=_parking(members),
-                aed=_aed(members),
-                canteens=[_canteen(d) for d in members if d.kind == "canteen"],
-                open_alerts=open_alerts_by_building.get(building, 0),
-            )
-        )
-    return out
+def _count(count: Count) -> FreeCount:
+    return FreeCount(
+        free=count.free,
+        capacity=count.capacity,
+        occupied=count.occupied,
+        source=count.source,
+        freshness=count.freshness,
+        observed_at=_at(count.observed_ms),
+        age_s=count.age_s,
+    )
 
 
-def _parking(members: list[DevicePublic]) -> ParkingSummary | None:
-    spaces = [d for d in members if d.kind == "parking_space" and d.registered]
-    lots = [d for d in members if d.kind == "parking_lot"]
-    if not spaces and not lots:
-        return None
-    free = occupied = 0
-    for space in spaces:
-        value = space.reading.get("occupied")
-        # A silent or offline sensor's last word is stale: count the space as unknown.
-        if not isinstance(value, bool) or space.status in ("silent", "offline"):
-            continue
-        if value:
-            occupied += 1
-        else:
-            free += 1
-    lot_rows = []
-    for lot in lots:
-        taken = _int(lot.reading.get("occupied"))
-        capacity = _int(lot.reading.get("capacity")) or lot.capacity
-        lot_rows.append(
-            LotSummary(
-                device=lot.device,
-                occupied=taken,
-                capacity=capacity,
-                free=max(0, capacity - taken) if taken is not None and capacity else None,
+def _lot(lot: DeviceInfo, counter: Count) -> LotSummary:
+    return LotSummary(
+        device=lot.device,
+        occupied=counter.occupied,
+        capacity=counter.capacity,
+        free=counter.free,
+        part_of=lot.part_of,
+        freshness=counter.freshness,
+        observed_at=_at(counter.observed_ms),
+        age_s=counter.age_s,
+    )
+
+
+def _parking(parking: summary.ParkingSummary) -> ParkingSummary:
+    lots: list[LotSummary] = []
+    sites: list[SiteSummary] = []
+    for site in parking.sites:
+        lots.append(_lot(site.lot, site.counter))
+        lots += [_lot(level.lot, level.counter) for level in site.levels]
+        sites.append(
+            SiteSummary(
+                device=site.lot.device,
+                name=site.lot.name,
+                floor=site.lot.floor,
+                count=_count(site.count),
+                levels=[
+                    LevelSummary(
+                        device=level.lot.device,
+                        name=level.lot.name,
+                        floor=level.lot.floor,
+                        count=_count(level.count),
+                    )
+                    for level in site.levels
+                ],
             )
         )
     return ParkingSummary(
-        spaces_total=len(spaces),
-        spaces_free=free,
-        spaces_occupied=occupied,
-        spaces_unknown=len(spaces) - free - occupied,
-        lots=lot_rows,
+        spaces_total=parking.spaces.total,
+        spaces_free=parking.spaces.free,
+        spaces_occupied=parking.spaces.occupied,
+        spaces_unknown=parking.spaces.unknown,
+        lots=lots,
+        free=parking.count.free,
+        capacity=parking.count.capacity,
+        count=_count(parking.count),
+        sites=sites,
     )
 
 
-def _aed(members: list[DevicePublic]) -> AedSummary | None:
-    aeds = [d for d in members if d.kind == "aed"]
-    if not aeds:
-        return None
-    ready = [
-        d
-        for d in aeds
-        if d.reading.get("state") == "ready"
-        and d.reading.get("cabinet_open") is not True
-        and d.status not in ("silent", "offline")
-    ]
-    ready_ids = {d.device for d in ready}
-    return AedSummary(
-        total=len(aeds), ready=len(ready), not_ready=[d.device for d in aeds if d.device not in ready_ids]
-    )
-
-
-def _canteen(device: DevicePublic) -> CanteenSummary:
-    occupancy = _int(device.reading.get("occupancy"))
-    capacity = _int(device.reading.get("capacity")) or device.capacity
-    return CanteenSummary(
-        device=device.device,
-        occupancy=occupancy,
-        capacity=capacity,
-        load=round(occupancy / capacity, 3) if occupancy is not None and capacity else None,
-        queue_length=_int(device.reading.get("queue_length")),
-    )
+def building_summaries(
+    area: AreaSummary, open_alerts_by_building: Mapping[str, int]
+) -> list[BuildingSummary]:
+    """Per registered building: free parking, AED readiness, canteen load, as the building
+    summary (collector/summary.py) has them."""
+    out: list[BuildingSummary] = []
+    for b in area.buildings:
+        aed = b.aed
+        out.append(
+            BuildingSummary(
+                building=b.building.id,
+                name=b.building.name,
+                name_en=b.building.name_en,
+                parking=_parking(b.parking) if b.parking is not None else None,
+                aed=AedSummary(
+                    total=aed.total,
+                    ready=aed.ready,
+                    not_ready=aed.not_ready,
+                    freshness=summary.worst(a.freshness for a in aed.devices),
+                    observed_at=_at(aed.observed_ms),
+                    age_s=aed.age_s,
+                )
+                if aed is not None
+                else None,
+                canteens=[
+                    CanteenSummary(
+                        device=c.info.device,
+                        occupancy=c.occupancy,
+                        capacity=c.capacity,
+                        load=c.load,
+                        queue_length=c.queue_length,
+                        freshness=c.freshness,
+                        observed_at=_at(c.observed_ms),
+                        age_s=c.age_s,
+                    )
+                    for c in b.canteens
+                ],
+                open_alerts=open_alerts_by_building.get(b.building.id, 0),
+            )
+        )
+    return out

@@ -38,8 +38,12 @@ FIELDS: Final[dict[str, dict[str, FieldType]]] = {
 }
 NUMERIC: Final = frozenset({"int", "float"})
 NAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-EVERY_RE: Final = re.compile(r"^([1-9][0-9]{0,8})(ms|s|m|h|d)$")
+EVERY_PATTERN: Final = r"^([1-9][0-9]{0,8})(ms|s|m|h|d)$"
+EVERY_RE: Final = re.compile(EVERY_PATTERN)
 UNIT_MS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+# The widest window: a year and a day is more than any chart needs, and far from what InfluxDB
+# can no longer compute (999999999d once reached it and came back as a 502).
+EVERY_MAX_MS: Final = 366 * UNIT_MS["d"]
 # Windows offered when the client leaves `every` out: the smallest that fits the target count.
 AUTO_STEPS_MS: Final = (1000, 10_000, 60_000, 300_000, 900_000, 3_600_000, 21_600_000, 86_400_000)
 AUTO_TARGET_POINTS: Final = 500
@@ -90,7 +94,10 @@ def parse_every(text: str) -> int:
         raise HistoryRequestError(
             f"every {text[:40]!r} must be a number and a unit: ms, s, m, h or d (e.g. 5m)"
         )
-    return int(match.group(1)) * UNIT_MS[match.group(2)]
+    every_ms = int(match.group(1)) * UNIT_MS[match.group(2)]
+    if every_ms > EVERY_MAX_MS:
+        raise HistoryRequestError(f"every {text!r} is wider than the limit, {format_every(EVERY_MAX_MS)}")
+    return every_ms
 
 
 def format_every(ms: int) -> str:
@@ -183,7 +190,7 @@ def influxql(query: HistoryQuery) -> str:
     )
 
 
-def last_values_statements() -> str:
+def last_values_statements() -> list[str]:
     """The newest value of every field of every device, for seeding the latest-state table.
 
     One selector per statement, so that InfluxDB returns the time of that point (with several
@@ -197,7 +204,7 @@ def last_values_statements() -> str:
                 f'SELECT last({quote_ident(name)}) AS "v" FROM {quote_ident(kind)} '  # noqa: S608
                 f'WHERE time > now() - 7d GROUP BY "building", "device"'
             )
-    return "; ".join(statements)
+    return statements
 
 
 def seed_targets() -> list[tuple[str, str]]:

@@ -3,14 +3,23 @@ through their v1-compatible `/query` endpoint.
 
 Authentication: v1 with a user and password (HTTP basic), v2 with `Authorization: Token ...`.
 The httpx client is opened by the API's lifespan (`open()`), never at import.
+
+Reads only: every statement passes `check_select` (one SELECT, no INTO) right before it is sent,
+and it is sent with GET, which InfluxDB 1.x only accepts for SELECT and SHOW (a write statement
+needs POST there): two locks on the same door, for the API's credentials may allow writing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
+
+from api.influxql_guard import StatementRefusedError, check_select
+
+__all__ = ["InfluxError", "InfluxQueryClient", "Series", "StatementRefusedError"]
 
 
 class InfluxError(Exception):
@@ -86,13 +95,18 @@ class InfluxQueryClient:
             raise InfluxError(f"/ping answered {response.status_code}")
 
     async def query(self, statement: str) -> list[list[Series]]:
-        """Run one or more `;`-separated statements; one list of series per statement."""
-        params = {"db": self.db, "q": statement, "epoch": "ms"}
+        """Run one SELECT; a list with its list of series."""
+        return await self.query_many([statement])
+
+    async def query_many(self, statements: Sequence[str]) -> list[list[Series]]:
+        """Run several SELECTs in one request; one list of series per statement, in order.
+        StatementRefusedError, before anything is sent, when one of them is anything else."""
+        text = "; ".join(check_select(statement) for statement in statements)
+        params = {"db": self.db, "q": text, "epoch": "ms"}
         if self.retention_policy:
             params["rp"] = self.retention_policy
         try:
-            # POST keeps long statements out of URLs and access logs.
-            response = await self._require().post("/query", data=params)
+            response = await self._require().get("/query", params=params)
         except httpx.HTTPError as error:
             raise InfluxError(f"{type(error).__name__}: {error}", unreachable=True) from error
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -86,6 +87,27 @@ class ApiMetrics:
         self.registry.register(AlertCountCollector(counts))
 
 
+# Every label value taken from a request comes from a fixed set, so that no client can grow the
+# scrape without bound: an invented method is `other`, a path matched by no route `unmatched`
+# (never the raw path), a status its class when it is not one the API answers with.
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+STATUSES: Final = frozenset(
+    {"200", "201", "204", "304", "400", "401", "403", "404", "405", "409", "413", "422", "429"}
+    | {"500", "502", "503"}
+)
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "other"
+
+
+def status_label(status: int) -> str:
+    text = str(status)
+    if text in STATUSES:
+        return text
+    return f"{status // 100}xx" if 1 <= status // 100 <= 5 else "other"
+
+
 class MetricsMiddleware:
     """Count every request by its route template (never the raw path: ids would explode it)."""
 
@@ -111,7 +133,9 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            self.metrics.requests.labels(scope["method"], _route_of(scope), str(status)).inc()
+            self.metrics.requests.labels(
+                method_label(str(scope["method"])), _route_of(scope), status_label(status)
+            ).inc()
 
 
 def _route_of(scope: Scope) -> str:

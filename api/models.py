@@ -141,11 +141,33 @@ class AlertWithEvents(AlertPublic):
     events: list[AlertEventPublic]
 
 
+class AlertCounts(BaseModel):
+    """How many alerts the filters match, per severity and per state (zeros included). Each
+    facet ignores its own filter: `severity` counts every severity the other filters allow."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "severity": {"critical": 1, "major": 0, "minor": 500, "warning": 2, "info": 0},
+                    "state": {"firing": 498, "acknowledged": 5, "resolved": 120},
+                }
+            ]
+        }
+    )
+
+    severity: dict[Severity, int]
+    state: dict[AlertState, int]
+
+
 class AlertPage(BaseModel):
     """One page of alerts. Pass `next_cursor` back as `cursor` for the next page; null at the end."""
 
     items: list[AlertPublic]
     next_cursor: str | None = Field(default=None, examples=["eyJpZCI6IDQxfQ"])
+    counts: AlertCounts | None = Field(
+        default=None, description="on the first page (no `cursor`) only: later pages have the same counts"
+    )
 
 
 class NoteRequest(BaseModel):
@@ -189,6 +211,22 @@ class SilenceCreate(BaseModel):
     def _one_end(self) -> SilenceCreate:
         if (self.ends_at is None) == (self.duration_minutes is None):
             raise ValueError("give exactly one of ends_at and duration_minutes")
+        return self
+
+
+class SilenceChange(BaseModel):
+    """Move the end of a silence in force: a new `ends_at`, or `extend_minutes` added to the
+    current end. Give exactly one. To end it now, DELETE it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"extend_minutes": 60}]})
+
+    ends_at: AwareDatetime | None = None
+    extend_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 365)
+
+    @model_validator(mode="after")
+    def _one_end(self) -> SilenceChange:
+        if (self.ends_at is None) == (self.extend_minutes is None):
+            raise ValueError("give exactly one of ends_at and extend_minutes")
         return self
 
 

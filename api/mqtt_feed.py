@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 import structlog
 from paho.mqtt.enums import CallbackAPIVersion
 
-from api.device_state import DeviceStateTable
+from collector.latest import LatestState
 from collector.models import Rejection
 from collector.parsing import parse
 
@@ -46,9 +46,7 @@ class MqttConfig:
 
 
 class MqttFeed:
-    def __init__(
-        self, config: MqttConfig, table: DeviceStateTable, on_alert_event: Callable[[], None]
-    ) -> None:
+    def __init__(self, config: MqttConfig, table: LatestState, on_alert_event: Callable[[], None]) -> None:
         self.config = config
         self.table = table
         self.on_alert_event = on_alert_event

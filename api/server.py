@@ -14,6 +14,8 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
+from api.config import ApiConfig
+from api.http_deadline import header_deadline_protocol
 from api.state import ApiState
 
 
@@ -28,6 +30,8 @@ class ApiServer:
         self.app = app
         self.host = host
         self.port = port
+        state = getattr(app.state, "louyu", None)
+        api_config = state.config if isinstance(state, ApiState) else ApiConfig()
         self.config = uvicorn.Config(
             app,
             host=host,
@@ -37,6 +41,10 @@ class ApiServer:
             access_log=False,
             timeout_graceful_shutdown=5,
             server_header=False,
+            # h11 with a header deadline: uvicorn alone never closes a connection that is slow
+            # to send its request (api/http_deadline.py).
+            http=header_deadline_protocol(api_config.header_timeout_s),
+            timeout_keep_alive=max(1, round(api_config.keep_alive_s)),
         )
         self.server = uvicorn.Server(self.config)
         self._thread: threading.Thread | None = None

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from api.config import ApiConfig
-from api.device_state import DeviceStateTable
 from api.influx import InfluxQueryClient
 from api.metrics import ApiMetrics
 from api.mqtt_feed import MqttFeed
 from api.ratelimit import RateLimiter
+from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
 from api.wakeup import Wakeup
+from collector.latest import LatestState
 from collector.registry import Registry
 from rules.service import AlertService
 from rules.store import AlertStore
@@ -31,10 +32,11 @@ class ApiState:
     actions: AlertService
     tokens: TokenStore
     registry: Registry
-    devices: DeviceStateTable
+    devices: LatestState
     history: InfluxQueryClient | None
     metrics: ApiMetrics
     limiter: RateLimiter
+    streams: StreamSlots
     wakeup: Wakeup = field(default_factory=Wakeup)
     clock: Callable[[], dt.datetime] = utc_now
     feed: MqttFeed | None = None

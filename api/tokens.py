@@ -15,27 +15,19 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import Engine, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from api.roles import Role
-from rules.db import Base, UtcDateTime, writer
+from rules.database import writer
+from rules.database.tokens import TokenRow
 
 PREFIX: Final = "louyu_"
 SHOWN_CHARS: Final = len(PREFIX) + 6  # what `token list` shows to tell tokens apart
-
-
-class TokenRow(Base):
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(128), index=True)
-    role: Mapped[str] = mapped_column(String(16))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+# A token expires after this many days unless its creator asks otherwise: a forgotten token
+# on a retired handset or a leaked script stops working by itself. `expires_days=None` is the
+# explicit opt-in to a token that never expires.
+DEFAULT_LIFETIME_DAYS: Final = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +68,10 @@ class TokenStore:
         self._write = writer(engine)
 
     def create(
-        self, name: str, role: Role, now: dt.datetime, expires_days: int | None = None
+        self, name: str, role: Role, now: dt.datetime, expires_days: int | None = DEFAULT_LIFETIME_DAYS
     ) -> tuple[TokenInfo, str]:
-        """A new token: its record, and the secret itself, which is never stored nor shown again."""
+        """A new token: its record, and the secret itself, which is never stored nor shown again.
+        It expires after `expires_days` (90 by default); None: never."""
         name = name.strip()
         if not name or len(name) > 128:
             raise TokenError("a token needs a name of 1 to 128 characters")
@@ -126,16 +119,34 @@ class TokenStore:
         with Session(self.engine) as session:
             return [_info(r) for r in session.scalars(select(TokenRow).order_by(TokenRow.id)).all()]
 
-    def revoke(self, name_or_id: str, now: dt.datetime) -> list[TokenInfo]:
-        """Revoke by id, or every unrevoked token of that name; the revoked tokens (none if no match)."""
+    def revoke_id(self, token_id: int, now: dt.datetime) -> TokenInfo | None:
+        """Revoke the token of that id; it (None if there is no unrevoked token of that id)."""
         with Session(self._write) as session, session.begin():
-            query = select(TokenRow).where(TokenRow.revoked_at.is_(None))
-            if name_or_id.isdigit():
-                query = query.where(TokenRow.id == int(name_or_id))
-            else:
-                query = query.where(TokenRow.name == name_or_id)
-            rows = session.scalars(query).all()
+            row = session.get(TokenRow, token_id)
+            if row is None or row.revoked_at is not None:
+                return None
+            row.revoked_at = now
+            session.flush()
+            return _info(row)
+
+    def revoke_name(self, name: str, now: dt.datetime) -> list[TokenInfo]:
+        """Revoke every unrevoked token of that name (a name made of digits is a name too)."""
+        with Session(self._write) as session, session.begin():
+            rows = session.scalars(
+                select(TokenRow).where(TokenRow.revoked_at.is_(None), TokenRow.name == name)
+            ).all()
             for row in rows:
                 row.revoked_at = now
             session.flush()
             return [_info(r) for r in rows]
+
+    def find(self, name_or_id: str) -> list[TokenInfo]:
+        """The unrevoked tokens a word could mean: those of that name, and the one of that id when
+        it is a number. More than one distinct meaning: the caller must ask which."""
+        with Session(self.engine) as session:
+            query = select(TokenRow).where(TokenRow.revoked_at.is_(None))
+            if name_or_id.isdigit() and len(name_or_id) <= 18:
+                query = query.where((TokenRow.name == name_or_id) | (TokenRow.id == int(name_or_id)))
+            else:
+                query = query.where(TokenRow.name == name_or_id)
+            return [_info(r) for r in session.scalars(query.order_by(TokenRow.id)).all()]

@@ -48,11 +48,12 @@ def fill(database_url: str) -> str:
     import api.tokens  # noqa: F401  (registers api_tokens)
     from api.roles import Role
     from api.tokens import TokenStore
-    from rules.db import create_all, make_engine
-    from rules.tables import AlertRow
+    from rules.database import make_engine
+    from rules.database.alerts import AlertRow
+    from rules.database.migrate import upgrade
 
     engine = make_engine(database_url)
-    create_all(engine)
+    upgrade(engine)
     rng = random.Random(7)
     start = dt.datetime(2026, 10, 28, tzinfo=dt.UTC)
     rows = []
@@ -98,7 +99,7 @@ def serve(database_url: str, port: int) -> None:
     from api.config import ApiConfig
     from api.tokens import TokenStore
     from collector.registry import Registry
-    from rules.db import make_engine
+    from rules.database import make_engine
     from rules.store import AlertStore
 
     engine = make_engine(database_url)

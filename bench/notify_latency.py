@@ -32,7 +32,7 @@ from louyu.commands.rules import build as build_rules
 from louyu.logs import configure_logging
 from louyu.settings import get_settings
 from louyu.testing.services import Mosquitto
-from rules.db import make_engine
+from rules.database import make_engine
 from rules.notify.config import parse_routing
 from rules.notify.service import MqttOptions, NotifierService
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from collector.registry import Registry
 from louyu.logs import configure_logging
-from rules.db import make_engine
+from rules.database import make_engine
+from rules.database.migrate import upgrade
 from rules.notify.config import parse_routing
 from rules.notify.service import NotifierService
-from rules.notify.tables import create_tables
 from rules.store import AlertStore, NewAlert
 
 SECRET_ENV = "LOUYU_BENCH_HOOK_SECRET"
@@ -67,7 +67,7 @@ class Endpoint:
 def run(events: int, receivers: int, fail_every: int, workdir: Path) -> tuple[float, float, int]:
     """Returns (seconds to route every event, seconds to deliver everything, requests made)."""
     engine = make_engine(f"sqlite:///{workdir / 'louyu.db'}")
-    create_tables(engine)
+    upgrade(engine)
     store = AlertStore(engine)
     now = dt.datetime.now(dt.UTC)
     for n in range(events):

@@ -2,18 +2,27 @@
 
 The paho thread calls `handle()` for every message: parse, encode, append to the open batch.
 A writer thread closes a batch when it is full or old enough, stores it (InfluxDB, or the spool
-when InfluxDB does not take it), records its rejections, and only then acknowledges its messages
-to the broker, in the order they arrived. A message is therefore never acknowledged before its
-reading is durable, and a crash at any point leaves it with the broker, which delivers it again.
+when InfluxDB does not take it), records its quarantined readings and its rejections, and only
+then acknowledges its messages to the broker, in the order they arrived. A message is therefore
+never acknowledged before its reading is durable, and a crash at any point leaves it with the
+broker, which delivers it again.
+
+A valid reading from a device the registry does not know is quarantined by default (not written
+to InfluxDB: see collector/quarantine.py); with `unknown_devices="accept"` it is stored like any
+other, without registry tags. Every table here keyed by device has a bound: the tag cache of
+registry devices is bounded by the registry, the one of accepted unknown devices by
+`UNKNOWN_TAGS_MAX`, a batch's quarantined readings by the batch size.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final, Literal
 
 import structlog
 
@@ -21,8 +30,10 @@ from collector.dead_letters import DeadLetters
 from collector.errors import RejectedWriteError, RetryableWriteError, SpoolError
 from collector.influx_sink import Sink
 from collector.line_protocol import encode, tag_set
-from collector.models import Availability, Reading, Rejection, RejectReason
+from collector.log_limits import OTHER_KEY, LogThrottle
+from collector.models import Availability, DeviceKey, Reading, Rejection, RejectReason
 from collector.parsing import excerpt, parse
+from collector.quarantine import Quarantine, Sighting
 from collector.registry import Registry
 from collector.spool import Spool
 from collector.stats import CollectorStats
@@ -30,6 +41,7 @@ from collector.stats import CollectorStats
 log = structlog.get_logger("louyu.collector")
 
 Acker = Callable[[int, int], object]
+UnknownDevices = Literal["quarantine", "accept"]
 
 MIN_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 30.0
@@ -39,17 +51,23 @@ DRAIN_SLICE_S = 0.5
 # unacknowledged messages be in flight (Mosquitto's default is 20) sends that many, then waits
 # for acks: without this, each such trickle would wait out the whole batch interval.
 IDLE_FLUSH_S = 0.02
+# Accepted unknown devices whose tag set is cached; past it, theirs is computed per message.
+UNKNOWN_TAGS_MAX: Final = 10_000
+# How long the writer sleeps before retrying a quarantine write that failed.
+QUARANTINE_RETRY_S = 1.0
 
 
 @dataclass(slots=True)
 class Batch:
     lines: list[bytes] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    # Readings of unknown devices, with their payload and time of receipt (ms).
+    quarantined: list[tuple[Reading, bytes, int]] = field(default_factory=list)
     acks: list[tuple[int, int]] = field(default_factory=list)
     opened: float = 0.0
 
     def __bool__(self) -> bool:
-        return bool(self.lines or self.rejections or self.acks)
+        return bool(self.lines or self.rejections or self.quarantined or self.acks)
 
 
 class Pipeline:
@@ -61,14 +79,20 @@ class Pipeline:
         dead_letters: DeadLetters,
         registry: Registry,
         acker: Acker,
+        quarantine: Quarantine | None = None,
+        unknown_devices: UnknownDevices = "quarantine",
         stats: CollectorStats | None = None,
         batch_size: int = 5000,
         batch_interval_s: float = 0.2,
         idle_flush_s: float = IDLE_FLUSH_S,
     ) -> None:
+        if unknown_devices == "quarantine" and quarantine is None:
+            raise ValueError("unknown_devices='quarantine' needs a quarantine store")
         self.sink = sink
         self.spool = spool
         self.dead_letters = dead_letters
+        self.quarantine = quarantine
+        self.accept_unknown = unknown_devices == "accept"
         self.registry = registry
         self.acker = acker
         self.stats = stats or CollectorStats()
@@ -80,13 +104,24 @@ class Pipeline:
         # Full batches wait here, in arrival order, so a burst never makes one oversized write.
         self._closed: deque[Batch] = deque()
         self._cond = threading.Condition()
+        # Tag sets of registry devices (bounded by the registry) and of accepted unknown devices
+        # (bounded by UNKNOWN_TAGS_MAX): one dict lookup per reading on the hot path.
         self._tags: dict[tuple[str, str, str], str] = {}
+        self._unknown_tags: dict[tuple[str, str, str], str] = {}
+        self.stats.table_limits.update({"registry_tags": len(registry), "unknown_tags": UNKNOWN_TAGS_MAX})
+        if quarantine is not None:
+            self.stats.table_limits["quarantine"] = quarantine.max_rows
+        # Logging a sensor can trigger is rate-limited: per reason, per building.
+        self._rejection_log = LogThrottle("message rejected", "reason", burst=5)
+        self._unknown_log = LogThrottle("unknown device", "building", burst=1)
+        self._refused_log = LogThrottle("InfluxDB refused a line", "measurement", burst=5)
         self._stopping = False
         self._flush_requested = False
         self._thread: threading.Thread | None = None
         self._down_until = 0.0
         self._backoff = MIN_BACKOFF_S
         self._idle = threading.Event()
+        self._housekeeping_due = 0.0
 
     # -- the paho thread -------------------------------------------------------------------------
 
@@ -94,21 +129,28 @@ class Pipeline:
         """Take one message. Never raises: a bad message must not stop the ones around it."""
         stats = self.stats
         stats.received += 1
+        now_ms = int(time.time() * 1000)
         try:
-            result = parse(topic, payload, int(time.time() * 1000))
+            result = parse(topic, payload, now_ms)
         except Exception as error:
-            log.exception("parser failed", topic=topic[:200])
+            if self._rejection_log.allow("parser_error", time.monotonic()):
+                log.exception("parser failed", topic=topic[:200])
             result = Rejection(
                 RejectReason.BAD_VALUE,
                 f"internal parser error: {error}",
                 topic[:300],
                 excerpt(payload),
-                int(time.time() * 1000),
+                now_ms,
             )
         line = None
+        unknown = None
         if type(result) is Reading:
-            line = encode(result, self._tag_set(result))
-            stats.accepted[result.kind] += 1
+            tags = self._tags.get((result.building, result.kind, result.device)) or self._tag_set(result)
+            if tags is not None:
+                line = encode(result, tags)
+                stats.accepted[result.kind] += 1
+            else:
+                unknown = (result, payload, now_ms)
         elif type(result) is Availability:
             stats.availability += 1
         else:
@@ -120,26 +162,52 @@ class Pipeline:
                 batch.opened = now
             if line is not None:
                 batch.lines.append(line)
+            elif unknown is not None:
+                batch.quarantined.append(unknown)
             elif type(result) is Rejection:
                 batch.rejections.append(result)
             if qos:
                 batch.acks.append((mid, qos))
-            if len(batch.lines) >= self.batch_size:
+            if len(batch.lines) >= self.batch_size or len(batch.quarantined) >= self.batch_size:
                 self._closed.append(batch)
                 self._batch = Batch()
                 self._cond.notify()
 
-    def _tag_set(self, reading: Reading) -> str:
+    def _tag_set(self, reading: Reading) -> str | None:
+        """The tag set of a reading whose device is not cached yet; None: quarantine it."""
         key = (reading.building, reading.kind, reading.device)
-        tags = self._tags.get(key)
-        if tags is None:
-            info = self.registry.get(*key)
-            if info is None and key not in self.stats.unregistered:
-                self.stats.unregistered.add(key)
-                log.info("unregistered device", building=key[0], kind=key[1], device=key[2])
-            tags = tag_set(reading.building, reading.device, info.tags() if info else {})
-            self._tags[key] = tags
+        info = self.registry.get(*key)
+        if info is not None:
+            tags = self._tags[key] = tag_set(reading.building, reading.device, info.tags())
+            return tags
+        if not self.accept_unknown:
+            return None
+        # Accepted, stored without registry tags.
+        self.stats.unknown_accepted[self._building_label(reading.building)] += 1
+        cached = self._unknown_tags.get(key)
+        if cached is not None:
+            return cached
+        tags = tag_set(reading.building, reading.device, {})
+        if len(self._unknown_tags) < UNKNOWN_TAGS_MAX:
+            self._unknown_tags[key] = tags
+        if self._unknown_log.allow(reading.building, time.monotonic()):
+            log.info("unregistered device accepted", building=key[0], kind=key[1], device=key[2])
         return tags
+
+    def _building_label(self, building: str) -> str:
+        """A metric label: registry buildings by name, invented ones together (a bounded label set)."""
+        return building if building in self.registry.buildings else OTHER_KEY
+
+    def table_sizes(self) -> dict[str, int]:
+        """Entries in each per-device table (read at scrape time, from another thread)."""
+        sizes = {"registry_tags": len(self._tags), "unknown_tags": len(self._unknown_tags)}
+        if self.quarantine is not None:
+            sizes["quarantine"] = self.quarantine.count()
+        return sizes
+
+    def log_suppressed(self) -> dict[str, int]:
+        throttles = (self._rejection_log, self._unknown_log, self._refused_log)
+        return {t.event: t.suppressed_total for t in throttles}
 
     # -- the writer thread -----------------------------------------------------------------------
 
@@ -189,6 +257,8 @@ class Pipeline:
                 )
                 if not batch and self.spool.batches and time.monotonic() >= self._down_until:
                     return None  # idle, and the spool has work: drain it
+                if not batch and now >= self._housekeeping_due:
+                    return None  # idle: let the writer log the summaries of ended log windows
                 self._cond.wait(max(0.001, timeout))
             self._batch = Batch()
             self._flush_requested = False
@@ -196,6 +266,11 @@ class Pipeline:
 
     def _run(self) -> None:
         while True:
+            now = time.monotonic()
+            if now >= self._housekeeping_due:
+                self._housekeeping_due = now + 1.0
+                for throttle in (self._rejection_log, self._unknown_log, self._refused_log):
+                    throttle.roll(now)
             batch = self._take_batch()
             if batch is not None:
                 self._commit(batch)
@@ -219,23 +294,68 @@ class Pipeline:
                     )
                     return
                 time.sleep(1.0)
+        if batch.quarantined and not self._hold_apart(batch.quarantined):
+            return  # stopping: the broker keeps these messages
         if batch.rejections:
             try:
                 self.dead_letters.add(batch.rejections)
             except Exception:
                 log.exception("cannot record rejected messages", count=len(batch.rejections))
-            for rejection in batch.rejections[:3]:
-                log.info(
-                    "message rejected",
-                    reason=rejection.reason.value,
-                    detail=rejection.detail,
-                    topic=rejection.topic,
-                    excerpt=rejection.excerpt[:80],
-                )
+            now = time.monotonic()
+            for rejection in batch.rejections:
+                if self._rejection_log.allow(rejection.reason.value, now):
+                    log.info(
+                        "message rejected",
+                        reason=rejection.reason.value,
+                        detail=rejection.detail,
+                        topic=rejection.topic,
+                        excerpt=rejection.excerpt[:80],
+                    )
         ack = self.acker
         for mid, qos in batch.acks:
             ack(mid, qos)
         self.stats.acked += len(batch.acks)
+
+    def _hold_apart(self, readings: list[tuple[Reading, bytes, int]]) -> bool:
+        """Record a batch's readings of unknown devices in the quarantine, one row per device.
+
+        This write is what their acknowledgement waits for: while it fails, retry (the broker's
+        in-flight window holds the flow); False only when stopping with it still unwritten.
+        """
+        sightings: dict[DeviceKey, Sighting] = {}
+        for reading, payload, received_ms in readings:
+            key = reading.key
+            seen = sightings.get(key)
+            if seen is None:
+                sightings[key] = Sighting(received_ms, received_ms, 1, excerpt(payload))
+            else:
+                seen.last_ms = received_ms
+                seen.messages += 1
+                seen.excerpt = excerpt(payload)
+        assert self.quarantine is not None
+        while True:
+            try:
+                evicted = self.quarantine.add(sightings.items())
+                break
+            except (sqlite3.Error, OSError) as error:
+                log.error("cannot record quarantined readings", error=str(error)[:200], count=len(readings))
+                if self._stopping:
+                    return False
+                time.sleep(QUARANTINE_RETRY_S)
+        stats = self.stats
+        stats.quarantine_evicted += evicted
+        now = time.monotonic()
+        for key, seen in sightings.items():
+            stats.quarantined[self._building_label(key.building)] += seen.messages
+            if self._unknown_log.allow(key.building, now):
+                log.warning(
+                    "unknown device quarantined",
+                    building=key.building,
+                    kind=key.kind,
+                    device=key.device,
+                    excerpt=seen.excerpt[:80],
+                )
+        return True
 
     def _store(self, lines: list[bytes]) -> bool:
         """InfluxDB if it answers, else the spool. False when neither took the lines."""
@@ -285,7 +405,8 @@ class Pipeline:
             text[:200],
             int(time.time() * 1000),
         )
-        log.warning("InfluxDB refused a line", detail=rejection.detail, line=text[:120])
+        if self._refused_log.allow(measurement[:64], time.monotonic()):
+            log.warning("InfluxDB refused a line", detail=rejection.detail, line=text[:120])
         try:
             self.dead_letters.add([rejection])
         except Exception:

@@ -1,19 +1,26 @@
-"""The registry: which buildings and devices exist, where they are, and their capacities.
+"""The registry: which buildings and devices exist, where they are, their capacities, and what
+contains what.
 
 Loaded from a YAML file. A `group` entry expands into many numbered devices, so that
 600 parking spaces take three lines rather than 600.
+
+Containment (docs/registry.md): a parking lot without `part_of` is a *site* (a garage, a surface
+lot); a lot with `part_of: SITE` is a *level* of that site. A parking space names its lot (a level
+or a site) with `lot`, or names none and belongs directly to its building. Loading checks all of it
+and names every inconsistency with its line; `collector/site.py` turns the result into the layout
+the building summary walks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from collector.models import DeviceKey
 
@@ -24,8 +31,16 @@ TagText = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\n\r\t\
 
 
 class RegistryError(Exception):
-    def __init__(self, path: Path | str, problem: str) -> None:
-        super().__init__(f"registry {path}: {problem}")
+    """A registry that cannot be used; `problems` lists each inconsistency, most with its line."""
+
+    def __init__(self, path: Path | str, problem: str, *more: str) -> None:
+        self.path = path
+        self.problems = [problem, *more]
+        if more:
+            listed = "\n".join(f"  {p}" for p in self.problems)
+            super().__init__(f"registry {path}: {len(self.problems)} problems:\n{listed}")
+        else:
+            super().__init__(f"registry {path}: {problem}")
 
 
 class _DeviceSpec(BaseModel):
@@ -38,6 +53,7 @@ class _DeviceSpec(BaseModel):
     location: str | None = None
     capacity: int | None = Field(default=None, gt=0)
     lot: Name | None = None
+    part_of: Name | None = None
     gateway: Name | None = None
 
 
@@ -72,15 +88,6 @@ class _RegistrySpec(BaseModel):
     timezone: str = "Asia/Shanghai"
     buildings: list[_BuildingSpec]
 
-    @model_validator(mode="after")
-    def _unique_buildings(self) -> _RegistrySpec:
-        seen: set[str] = set()
-        for building in self.buildings:
-            if building.id in seen:
-                raise ValueError(f"building {building.id!r} is listed twice")
-            seen.add(building.id)
-        return self
-
 
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
@@ -92,8 +99,11 @@ class DeviceInfo:
     zone: str | None = None
     location: str | None = None
     capacity: int | None = None
+    # A parking space: the lot (level or site) it is in; None: directly in its building.
     lot: str | None = None
     gateway: str | None = None
+    # A parking lot: the site it is a level of; None: it is a site.
+    part_of: str | None = None
 
     @property
     def key(self) -> DeviceKey:
@@ -145,56 +155,90 @@ class Registry:
 
     @classmethod
     def from_text(cls, text: str, where: Path | str = "<text>") -> Registry:
+        """Parse and check a registry; every problem found is in the RegistryError, with its line."""
         try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
             raw: Any = yaml.safe_load(text)
-            spec = _RegistrySpec.model_validate(raw)
         except yaml.YAMLError as error:
             raise RegistryError(where, f"not valid YAML: {error}") from error
+        try:
+            spec = _RegistrySpec.model_validate(raw)
         except ValidationError as error:
-            first = error.errors(include_url=False)[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise RegistryError(where, f"{loc}: {first['msg']}") from error
+            raise RegistryError(where, *_schema_problems(root, error)) from error
         registry = cls(
             area=spec.area,
             area_name=spec.area_name,
             timezone=spec.timezone,
             buildings={b.id: BuildingInfo(b.id, b.name, b.name_en, b.address) for b in spec.buildings},
         )
-        for building in spec.buildings:
-            for dev in building.devices:
-                registry._add(
-                    DeviceInfo(
-                        building.id,
-                        dev.kind,
-                        dev.id,
-                        dev.name,
-                        dev.floor,
-                        dev.zone,
-                        dev.location,
-                        dev.capacity,
-                        dev.lot,
-                        dev.gateway,
-                    ),
-                    where,
-                )
-            for group in building.groups:
-                for n in range(group.start, group.start + group.count):
-                    registry._add(
-                        DeviceInfo(
-                            building.id,
-                            group.kind,
-                            f"{group.prefix}{n:0{group.width}d}",
-                            None,
-                            group.floor,
-                            group.zone,
-                            group.location,
-                            None,
-                            group.lot,
-                            group.gateway,
-                        ),
-                        where,
+        problems: list[tuple[int, str]] = []
+        lines: dict[tuple[str, str, str], int] = {}
+        seen_buildings: dict[str, int] = {}
+        for b, building in enumerate(spec.buildings):
+            line = _line(root, ("buildings", b))
+            if building.id in seen_buildings:
+                problems.append(
+                    (
+                        line,
+                        f"building {building.id!r} is listed twice (first at line {seen_buildings[building.id]})",
                     )
+                )
+                continue
+            seen_buildings[building.id] = line
+            for d, dev in enumerate(building.devices):
+                info = DeviceInfo(
+                    building.id,
+                    dev.kind,
+                    dev.id,
+                    dev.name,
+                    dev.floor,
+                    dev.zone,
+                    dev.location,
+                    dev.capacity,
+                    dev.lot,
+                    dev.gateway,
+                    dev.part_of,
+                )
+                registry._collect(info, _line(root, ("buildings", b, "devices", d)), lines, problems)
+            for g, group in enumerate(building.groups):
+                line = _line(root, ("buildings", b, "groups", g))
+                for n in range(group.start, group.start + group.count):
+                    info = DeviceInfo(
+                        building.id,
+                        group.kind,
+                        f"{group.prefix}{n:0{group.width}d}",
+                        None,
+                        group.floor,
+                        group.zone,
+                        group.location,
+                        None,
+                        group.lot,
+                        group.gateway,
+                    )
+                    registry._collect(info, line, lines, problems)
+        problems += _containment_problems(registry, lines)
+        if problems:
+            raise RegistryError(where, *_numbered(problems))
         return registry
+
+    def _collect(
+        self,
+        info: DeviceInfo,
+        line: int,
+        lines: dict[tuple[str, str, str], int],
+        problems: list[tuple[int, str]],
+    ) -> None:
+        key = (info.building, info.kind, info.device)
+        if key in lines:
+            problems.append(
+                (
+                    line,
+                    f"device {info.building}/{info.kind}/{info.device} is listed twice (first at line {lines[key]})",
+                )
+            )
+            return
+        lines[key] = line
+        self._devices[key] = info
 
     def _add(self, info: DeviceInfo, where: Path | str) -> None:
         key = (info.building, info.kind, info.device)
@@ -231,3 +275,151 @@ class Registry:
     def capacity(self, building: str, kind: str, device: str) -> int | None:
         info = self._devices.get((building, kind, device))
         return info.capacity if info else None
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def _line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int:
+    """The 1-based line of the YAML node at `loc` (keys and list indexes), or of the nearest
+    enclosing node that exists."""
+    node = root
+    line = 1 if root is None else root.start_mark.line + 1
+    for step in loc:
+        found: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if getattr(k, "value", None) == step), None)
+            if found is None:
+                # A key that is there but wrong: point at the key itself.
+                found = next((k for k, _ in node.value if getattr(k, "value", None) == step), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            found = node.value[step]
+        if found is None:
+            break
+        node = found
+        line = node.start_mark.line + 1
+    return line
+
+
+def _schema_problems(root: yaml.Node | None, error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        where = ".".join(str(p) for p in loc) or "top level"
+        problems.append(f"line {_line(root, loc)}: {where}: {item['msg']}")
+    return problems
+
+
+def _numbered(problems: list[tuple[int, str]]) -> list[str]:
+    """In line order, and one problem per line and text: a group of 300 spaces in an unknown lot
+    is one mistake on one line, not 300."""
+    out: list[str] = []
+    for line, text in sorted(dict.fromkeys(problems), key=lambda p: p[0]):
+        out.append(f"line {line}: {text}")
+    return out
+
+
+def _containment_problems(
+    registry: Registry, lines: Mapping[tuple[str, str, str], int]
+) -> list[tuple[int, str]]:
+    """What contains what, checked per building: spaces in lots that exist, levels in sites, no
+    cycle, and no level or set of levels larger than its site."""
+    problems: list[tuple[int, str]] = []
+
+    def line_of(info: DeviceInfo) -> int:
+        return lines.get((info.building, info.kind, info.device), 0)
+
+    for building in registry.buildings:
+        devices = registry.devices(building=building)
+        lots = {d.device: d for d in devices if d.kind == "parking_lot"}
+        others = {d.device: d.kind for d in devices if d.kind != "parking_lot"}
+
+        def not_a_lot(name: str, others: Mapping[str, str] = others) -> str:
+            kind = others.get(name)
+            return f"{name!r}, which is {_a(kind)}, not a parking lot" if kind else f"unknown lot {name!r}"
+
+        for d in devices:
+            here = f"{d.building}/{d.kind}/{d.device}"
+            if d.lot is not None and d.kind == "parking_lot":
+                problems.append(
+                    (line_of(d), f"{here}: a lot names the site it is a level of with part_of, not lot")
+                )
+            elif d.lot is not None and d.lot not in lots:
+                # Named without the device id, so that a group's devices make one problem. (An AED or
+                # a canteen may name a lot too: a tag for the rules, not counted in the parking.)
+                what = "parking spaces" if d.kind == "parking_space" else f"{d.kind} devices"
+                problems.append((line_of(d), f"{what} of {building} are in {not_a_lot(d.lot)}"))
+            if d.part_of is not None and d.kind != "parking_lot":
+                problems.append((line_of(d), f"{here}: only a parking lot can be part_of another lot"))
+        reported_cycles: set[frozenset[str]] = set()
+        for lot in lots.values():
+            here = f"{lot.building}/parking_lot/{lot.device}"
+            if lot.part_of is None:
+                continue
+            if lot.part_of not in lots:
+                problems.append((line_of(lot), f"{here} is part of {not_a_lot(lot.part_of)}"))
+                continue
+            chain = [lot.device]
+            step: str | None = lot.part_of
+            while step is not None and step in lots and step not in chain:
+                chain.append(step)
+                step = lots[step].part_of
+            if step == lot.device:
+                cycle = frozenset(chain)
+                if cycle not in reported_cycles:
+                    reported_cycles.add(cycle)
+                    problems.append(
+                        (
+                            line_of(lot),
+                            f"lots of {building} form a cycle: {' -> '.join([*chain, lot.device])}",
+                        )
+                    )
+                continue
+            site = lots[lot.part_of]
+            if site.part_of is not None:
+                problems.append(
+                    (
+                        line_of(lot),
+                        f"{here} is part of {site.device!r}, which is itself part of {site.part_of!r}: "
+                        "a site holds levels, and a level holds no other lot",
+                    )
+                )
+                continue
+            if lot.capacity is not None and site.capacity is not None and lot.capacity > site.capacity:
+                problems.append(
+                    (
+                        line_of(lot),
+                        f"{here}: level capacity {lot.capacity} is larger than its site "
+                        f"{site.device!r} ({site.capacity})",
+                    )
+                )
+        for site in lots.values():
+            if site.part_of is not None or site.capacity is None:
+                continue
+            levels = [x for x in lots.values() if x.part_of == site.device]
+            total = sum(x.capacity or 0 for x in levels)
+            if len(levels) > 1 and total > site.capacity:
+                problems.append(
+                    (
+                        line_of(site),
+                        f"{site.building}/parking_lot/{site.device}: its levels "
+                        f"({', '.join(x.device for x in levels)}) hold {total} spaces, more than its "
+                        f"capacity {site.capacity}",
+                    )
+                )
+        for lot in lots.values():
+            inside = {lot.device} | {x.device for x in lots.values() if x.part_of == lot.device}
+            spaces = sum(1 for d in devices if d.kind == "parking_space" and d.lot in inside)
+            if lot.capacity is not None and spaces > lot.capacity:
+                problems.append(
+                    (
+                        line_of(lot),
+                        f"{lot.building}/parking_lot/{lot.device} holds {spaces} registered spaces, "
+                        f"more than its capacity {lot.capacity}",
+                    )
+                )
+    return problems
+
+
+def _a(kind: str | None) -> str:
+    return {"aed": "an AED", "canteen": "a canteen", "parking_space": "a parking space"}.get(kind or "", "?")

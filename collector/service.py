@@ -13,7 +13,9 @@ from prometheus_client.registry import REGISTRY, CollectorRegistry
 from collector.dead_letters import DeadLetters
 from collector.influx_sink import Sink, V1Sink, V2Sink
 from collector.mqtt_source import BrokerTarget, MqttSource
-from collector.pipeline import Pipeline
+from collector.pipeline import Pipeline, UnknownDevices
+from collector.quarantine import Quarantine
+from collector.redaction import redact_url
 from collector.registry import Registry
 from collector.spool import Spool
 from collector.stats import CollectorStats, StatsCollector
@@ -34,7 +36,7 @@ class InfluxTarget:
     timeout_s: float = 10.0
 
     def __repr__(self) -> str:
-        return f"InfluxTarget({self.url}, api={self.api}, db={self.database!r})"
+        return f"InfluxTarget({redact_url(self.url)}, api={self.api}, db={self.database!r})"
 
     def make_sink(self) -> Sink:
         if self.api == "v2":
@@ -60,6 +62,9 @@ class CollectorConfig:
     batch_interval_s: float = 0.2
     spool_max_points: int = 50_000_000
     dead_letter_max: int = 10_000
+    # What becomes of a valid reading from a device missing from the registry (docs/operations.md).
+    unknown_devices: UnknownDevices = "quarantine"
+    quarantine_max: int = 10_000
 
 
 class Collector:
@@ -75,6 +80,8 @@ class Collector:
         self.sink = sink or config.influx.make_sink()
         self.spool = Spool(config.spool_path, config.spool_max_points)
         self.dead_letters = DeadLetters(config.dead_letter_path, config.dead_letter_max)
+        # Beside the dead letters, in the same file: one more table an operator reads with `louyu`.
+        self.quarantine = Quarantine(config.dead_letter_path, config.quarantine_max)
         # The source acks for the pipeline and the pipeline handles the source's messages: build
         # the source first, then hand it the pipeline's handler.
         self.source = MqttSource(
@@ -94,6 +101,8 @@ class Collector:
             dead_letters=self.dead_letters,
             registry=registry,
             acker=self.source.ack,
+            quarantine=self.quarantine,
+            unknown_devices=config.unknown_devices,
             stats=self.stats,
             batch_size=config.batch_size,
             batch_interval_s=config.batch_interval_s,
@@ -101,7 +110,13 @@ class Collector:
         self.source.handler = self.pipeline.handle
         self._metrics_registry = metrics_registry
         self._running = False
-        self._stats_collector = StatsCollector(self.stats, lambda: self.spool.points, self.spool.oldest_age_s)
+        self._stats_collector = StatsCollector(
+            self.stats,
+            lambda: self.spool.points,
+            self.spool.oldest_age_s,
+            self.pipeline.table_sizes,
+            self.pipeline.log_suppressed,
+        )
 
     def _on_connection_change(self, connected: bool) -> None:
         self.stats.connected = connected
@@ -133,6 +148,7 @@ class Collector:
         self.sink.close()
         self.spool.close()
         self.dead_letters.close()
+        self.quarantine.close()
         if self._metrics_registry is not None:
             self._metrics_registry.unregister(self._stats_collector)
         log.info("collector stopped", written=self.stats.written, spooled_points=self.stats.spooled)

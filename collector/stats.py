@@ -28,7 +28,13 @@ class CollectorStats:
         self.write_errors: Tally[str] = Tally()
         self.acked = 0
         self.connected = False
-        self.unregistered: set[tuple[str, str, str]] = set()
+        # Valid readings of devices missing from the registry, by building (registry buildings by
+        # name, invented ones as `_other`) and by what became of them.
+        self.quarantined: Tally[str] = Tally()
+        self.unknown_accepted: Tally[str] = Tally()
+        self.quarantine_evicted = 0
+        # The bound of each per-device table, by table name (set by the pipeline).
+        self.table_limits: dict[str, int] = {}
         self._write_counts = [0] * len(WRITE_BUCKETS)
         self._write_sum = 0.0
 
@@ -51,11 +57,18 @@ class StatsCollector(Collector):
     """Prometheus view of `CollectorStats`, plus spool depth and age read on demand."""
 
     def __init__(
-        self, stats: CollectorStats, spool_points: Callable[[], int], spool_age_s: Callable[[], float]
+        self,
+        stats: CollectorStats,
+        spool_points: Callable[[], int],
+        spool_age_s: Callable[[], float],
+        table_sizes: Callable[[], dict[str, int]] = dict,
+        log_suppressed: Callable[[], dict[str, int]] = dict,
     ) -> None:
         self.stats = stats
         self.spool_points = spool_points
         self.spool_age_s = spool_age_s
+        self.table_sizes = table_sizes
+        self.log_suppressed = log_suppressed
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         s = self.stats
@@ -108,11 +121,45 @@ class StatsCollector(Collector):
             "1 while connected to the broker",
             value=1.0 if s.connected else 0.0,
         )
+        unknown = CounterMetricFamily(
+            "louyu_collector_unknown_device_readings",
+            "Valid readings of devices not in the registry, by building (_other: not a registry building)",
+            labels=["building", "action"],
+        )
+        for action, tally in (("quarantined", s.quarantined), ("accepted", s.unknown_accepted)):
+            for building, n in sorted(tally.items()):
+                unknown.add_metric([building, action], n)
+        yield unknown
+        yield CounterMetricFamily(
+            "louyu_collector_quarantine_evicted",
+            "Devices evicted from the quarantine to respect its bound",
+            value=s.quarantine_evicted,
+        )
+        sizes = self.table_sizes()
+        entries = GaugeMetricFamily(
+            "louyu_collector_device_table_entries", "Entries in each per-device table", labels=["table"]
+        )
+        limits = GaugeMetricFamily(
+            "louyu_collector_device_table_limit", "The bound of each per-device table", labels=["table"]
+        )
+        for table, limit in sorted(s.table_limits.items()):
+            entries.add_metric([table], sizes.get(table, 0))
+            limits.add_metric([table], limit)
+        yield entries
+        yield limits
         yield GaugeMetricFamily(
             "louyu_collector_unregistered_devices",
-            "Devices seen but not in the registry",
-            value=len(s.unregistered),
+            "Devices heard but not in the registry and still tracked (quarantined, or accepted and cached)",
+            value=sizes.get("quarantine", 0) + sizes.get("unknown_tags", 0),
         )
+        suppressed = CounterMetricFamily(
+            "louyu_collector_log_lines_suppressed",
+            "Log lines held back by the rate limits, by event",
+            labels=["event"],
+        )
+        for event, n in sorted(self.log_suppressed().items()):
+            suppressed.add_metric([event], n)
+        yield suppressed
         buckets, total = s.write_histogram()
         yield HistogramMetricFamily(
             "louyu_collector_write_seconds", "InfluxDB write latency", buckets=buckets, sum_value=total

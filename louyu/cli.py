@@ -6,7 +6,10 @@ import typer
 
 from louyu.commands import api as api_cmd
 from louyu.commands import collector as collector_cmd
+from louyu.commands import db as db_cmd
 from louyu.commands import notifier as notifier_cmd
+from louyu.commands import quarantine as quarantine_cmd
+from louyu.commands import registry as registry_cmd
 from louyu.commands import rules as rules_cmd
 from louyu.commands import simulate as simulate_cmd
 from louyu.commands import token as token_cmd
@@ -27,6 +30,9 @@ app.command("api")(api_cmd.api)
 app.command("notifier")(notifier_cmd.notifier)
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(token_cmd.app, name="token")
+app.add_typer(quarantine_cmd.app, name="quarantine")
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(registry_cmd.app, name="registry")
 
 
 def main() -> None:

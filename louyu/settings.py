@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     dead_letter_path: Path = Path("var/dead-letters.db")
     spool_max_points: int = Field(50_000_000, ge=1000)
     dead_letter_max: int = Field(10_000, ge=10)
+    # A valid reading from a device missing from the registry: "quarantine" (kept apart, counted,
+    # never evaluated by the rules) or "accept" (stored and evaluated like any other: the open
+    # behaviour, for sites without a registry; docs/operations.md). Collector and rules read it.
+    unknown_devices: Literal["quarantine", "accept"] = "quarantine"
+    quarantine_max: int = Field(10_000, ge=10)  # devices held in the quarantine
 
     # Alert store, rules, registry
     database_url: str = "sqlite:///var/louyu.db"
@@ -84,10 +89,20 @@ class Settings(BaseSettings):
     # The buildings this rules engine owns (comma-separated or a JSON list); empty: all of them.
     # Several engines, each with its own list and client id, split a district (docs/scaling.md).
     rules_buildings: Annotated[list[str], NoDecode] = []
+    # Evaluate devices that are not in the registry (sites without a registry). Off by default:
+    # anyone allowed to publish under a building could invent an AED and page the patrols.
+    rules_accept_unregistered: bool = False
+    # A liveness sweep raising more minor alerts than this in one building raises one instead (0: never).
+    rules_liveness_summary_over: int = Field(20, ge=0)
 
     # API
     api_bind: str = "127.0.0.1:8000"
     metrics_bind: str | None = None
+    # Open event streams per token and in all; slow clients' header and keep-alive timeouts.
+    api_sse_max_streams_per_token: int = Field(20, ge=1)
+    api_sse_max_streams: int = Field(1000, ge=1)
+    api_header_timeout_s: float = Field(10.0, gt=0)
+    api_keep_alive_s: float = Field(5.0, ge=1)
 
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "console"

@@ -1,8 +1,16 @@
-"""Structured conditions of the rules file: (field, operator, value), ratios, any/all. No eval.
+"""Structured conditions of the rules file: (field, operator, value), ratios, any/all/not. No eval.
 
-Each condition answers True, False or None (unknown: a field it needs has not been seen yet);
-an unknown answer never raises nor clears an alert. Evaluation is pure: the device's latest
-fields, its registry entry and today's date in the registry's timezone are passed in.
+Each condition answers True, False or None (unknown), by three-valued (Kleene) logic: a comparison
+on a field the device has not reported is unknown whatever the operator (`ne` and `not_in`
+too); `any` is true when one branch is true, false when all are false; `all` is false when one
+is false, true when all are true; `not` swaps true and false and keeps unknown. What the engine
+does with an unknown answer (it never raises, and cannot hold an alert open) is decided in
+`rules/engine.py` and documented in docs/rules.md ("Fields a device has not reported").
+
+Evaluation is pure: the device's latest fields, its registry entry and today's date in the
+registry's timezone are passed in. `reachable` answers, without any reading, whether a condition
+can be decided one way when only some fields are known: `louyu rules check` uses it to name the
+rules whose decision can wait on an optional field.
 """
 
 from __future__ import annotations
@@ -29,6 +37,22 @@ _ORDER_OPS: Final[dict[str, Callable[[Any, Any], bool]]] = {
     "ge": operator.ge,
 }
 Outcome = tuple[bool | None, FieldValue | None]
+# More ways to fire than this and `witnesses` stops enumerating (a rules file is small; this
+# only bounds a pathological nesting of `all` over `any`).
+_MAX_WITNESSES: Final = 64
+
+
+def _product(choices: list[list[frozenset[str]]]) -> list[frozenset[str]]:
+    """Every union that takes one set from each list (the fields of one way through an `all`)."""
+    out = [frozenset[str]()]
+    for options in choices:
+        out = [a | b for a in out for b in options][:_MAX_WITNESSES]
+    return out
+
+
+def _union(choices: list[list[frozenset[str]]]) -> list[frozenset[str]]:
+    """Any one set of any list (the fields of one way through an `any`)."""
+    return list(dict.fromkeys(w for options in choices for w in options))[:_MAX_WITNESSES]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +161,12 @@ class Compare(_Strict):
     def fields(self) -> set[str]:
         return {self.field} | ({self.value.field} if isinstance(self.value, FieldRef) else set())
 
+    def reachable(self, want: bool, known: frozenset[str]) -> bool:
+        return self.fields() <= known
+
+    def witnesses(self, want: bool) -> list[frozenset[str]]:
+        return [frozenset(self.fields())]
+
 
 class RatioCompare(_Strict):
     """`{ratio: [occupied, capacity], op: ge, value: 0.95}`: numerator/denominator against a number."""
@@ -156,9 +186,15 @@ class RatioCompare(_Strict):
     def fields(self) -> set[str]:
         return set(self.ratio)
 
+    def reachable(self, want: bool, known: frozenset[str]) -> bool:
+        return self.fields() <= known
+
+    def witnesses(self, want: bool) -> list[frozenset[str]]:
+        return [frozenset(self.fields())]
+
 
 class AnyOf(_Strict):
-    """`{any: [...]}`: true when one is true, false when all are false, else unknown."""
+    """`{any: [...]}`: true when one is true, false when all are false, else unknown (Kleene)."""
 
     any: list[Condition] = Field(min_length=1)
 
@@ -174,9 +210,17 @@ class AnyOf(_Strict):
     def fields(self) -> set[str]:
         return set().union(*(c.fields() for c in self.any))
 
+    def reachable(self, want: bool, known: frozenset[str]) -> bool:
+        found = (c.reachable(want, known) for c in self.any)
+        return any(found) if want else all(found)
+
+    def witnesses(self, want: bool) -> list[frozenset[str]]:
+        choices = [c.witnesses(want) for c in self.any]
+        return _union(choices) if want else _product(choices)
+
 
 class AllOf(_Strict):
-    """`{all: [...]}`: true when all are true, false when one is false, else unknown."""
+    """`{all: [...]}`: true when all are true, false when one is false, else unknown (Kleene)."""
 
     all: list[Condition] = Field(min_length=1)
 
@@ -195,6 +239,35 @@ class AllOf(_Strict):
     def fields(self) -> set[str]:
         return set().union(*(c.fields() for c in self.all))
 
+    def reachable(self, want: bool, known: frozenset[str]) -> bool:
+        found = (c.reachable(want, known) for c in self.all)
+        return all(found) if want else any(found)
+
+    def witnesses(self, want: bool) -> list[frozenset[str]]:
+        choices = [c.witnesses(want) for c in self.all]
+        return _product(choices) if want else _union(choices)
+
+
+class NotOf(_Strict):
+    """`{not: {...}}`: true when the inner condition is false, false when it is true, else unknown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    not_: Condition = Field(alias="not")
+
+    def evaluate(self, view: View) -> Outcome:
+        result, value = self.not_.evaluate(view)
+        return (None if result is None else not result), value
+
+    def fields(self) -> set[str]:
+        return self.not_.fields()
+
+    def reachable(self, want: bool, known: frozenset[str]) -> bool:
+        return self.not_.reachable(not want, known)
+
+    def witnesses(self, want: bool) -> list[frozenset[str]]:
+        return self.not_.witnesses(not want)
+
 
 def _shape(data: Any) -> str | None:
     """Which kind of condition a mapping is, by its keys (clearer errors than trying each)."""
@@ -202,6 +275,7 @@ def _shape(data: Any) -> str | None:
         for key, tag in (
             ("any", "any-of"),
             ("all", "all-of"),
+            ("not", "not"),
             ("ratio", "ratio-compare"),
             ("field", "compare"),
         ):
@@ -211,6 +285,7 @@ def _shape(data: Any) -> str | None:
     for cls, tag in (
         (AnyOf, "any-of"),
         (AllOf, "all-of"),
+        (NotOf, "not"),
         (RatioCompare, "ratio-compare"),
         (Compare, "compare"),
     ):
@@ -223,13 +298,15 @@ Condition = Annotated[
     Annotated[Compare, Tag("compare")]
     | Annotated[RatioCompare, Tag("ratio-compare")]
     | Annotated[AnyOf, Tag("any-of")]
-    | Annotated[AllOf, Tag("all-of")],
+    | Annotated[AllOf, Tag("all-of")]
+    | Annotated[NotOf, Tag("not")],
     Discriminator(
         _shape,
         custom_error_type="condition",
-        custom_error_message="a condition needs one of: field (with op and value), ratio, any, all",
+        custom_error_message="a condition needs one of: field (with op and value), ratio, any, all, not",
     ),
 ]
 
 AnyOf.model_rebuild()
 AllOf.model_rebuild()
+NotOf.model_rebuild()

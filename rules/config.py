@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import string
+import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,14 +39,24 @@ Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 KindName = Literal["parking_space", "parking_lot", "aed", "canteen"]
 Severity = Literal["critical", "major", "minor", "warning", "info"]
 TagName = Literal["floor", "zone", "lot", "gateway"]
+_PAYLOADS: Final = (
+    ("parking_space", ParkingSpace),
+    ("parking_lot", ParkingLot),
+    ("aed", Aed),
+    ("canteen", Canteen),
+)
 PAYLOAD_FIELDS: Final[dict[str, frozenset[str]]] = {
-    kind: frozenset(cls.__annotations__) - {"ts"}
-    for kind, cls in (
-        ("parking_space", ParkingSpace),
-        ("parking_lot", ParkingLot),
-        ("aed", Aed),
-        ("canteen", Canteen),
+    kind: frozenset(cls.__annotations__) - {"ts"} for kind, cls in _PAYLOADS
+}
+# The fields every message of a kind carries (the contract's required ones); the others a device
+# may never send, and a rule must not wait on them (docs/rules.md, "Fields a device has not reported").
+REQUIRED_FIELDS: Final[dict[str, frozenset[str]]] = {
+    kind: frozenset(
+        name
+        for name, hint in typing.get_type_hints(cls, include_extras=True).items()
+        if typing.get_origin(hint) is typing.Required
     )
+    for kind, cls in _PAYLOADS
 }
 PLACEHOLDERS: Final = frozenset(
     {"rule", "building", "building_name", "kind", "device", "name", "location", "floor", "zone", "value"}
@@ -175,6 +186,27 @@ class Rule(_Strict):
     def liveness(self) -> bool:
         return self.when is None
 
+    def waits_on_optional(self) -> list[tuple[str, str, list[str]]]:
+        """Where this rule, once fired, cannot be decided until a device sends an optional field:
+        (`when` or `clear`, kind, the fields). Under plain three-valued logic such a rule could
+        stay open for ever on a device that never sends them; the engine clears it instead
+        (docs/rules.md), and `louyu rules check` says so."""
+        if self.when is None:
+            return []
+        found: list[tuple[str, str, list[str]]] = []
+        for kind in self.match.kinds or KINDS:
+            always = REQUIRED_FIELDS[kind] | frozenset(REGISTRY_FIELDS)
+            where, decides, want = ("clear", self.clear, True) if self.clear else ("when", self.when, False)
+            assert decides is not None
+            missing: set[str] = set()
+            for fired_with in self.when.witnesses(True):
+                known = fired_with | always
+                if not decides.reachable(want, known):
+                    missing |= decides.fields() - known
+            if missing:
+                found.append((where, kind, sorted(missing)))
+        return found
+
 
 class RulesFile(_Strict):
     version: Literal[1] = 1
@@ -270,6 +302,26 @@ def _rule_label(raw: Any, walked: list[str]) -> str:
             return f"{name}: {rest}: " if rest else f"{name}: "
     path = ".".join(walked).replace(".[", "[")
     return f"{path}: " if path else ""
+
+
+def check_warnings(text: str, model: RulesFile) -> list[str]:
+    """What a valid rules file may not mean to say, as `line N: ...`: the rules whose decision,
+    once fired, waits on a field the device need not send."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    warnings: list[tuple[int, str]] = []
+    for index, rule in enumerate(model.rules):
+        for where, kind, fields in rule.waits_on_optional():
+            node, _ = _node_at(root, ("rules", index, where))
+            line_no = node.start_mark.line + 1 if node is not None else 1
+            names = ", ".join(fields)
+            warnings.append(
+                (
+                    line_no,
+                    f"rule {rule.id}: {where}: undecided while a device of kind {kind} has not sent {names}"
+                    " (optional); the alert then clears once `when` is not true",
+                )
+            )
+    return [f"line {line}: {message}" for line, message in sorted(dict.fromkeys(warnings))]
 
 
 def check_text(text: str) -> tuple[RulesFile | None, list[str]]:

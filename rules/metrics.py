@@ -46,6 +46,12 @@ class RulesMetrics:
             ["rule"],
             registry=registry,
         )
+        self.tables = Gauge(
+            "louyu_rules_table_entries",
+            "Entries in each of the engine's per-device tables (each is bounded: docs/rules.md)",
+            ["table"],
+            registry=registry,
+        )
         self.errors = Counter(
             "louyu_rules_errors_total",
             "Failures while handling a message or running a job",

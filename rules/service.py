@@ -59,6 +59,12 @@ class AlertService:
             now=now or utcnow(),
         )
 
+    def extend_silence(
+        self, silence_id: int, ends_at: dt.datetime, now: dt.datetime | None = None
+    ) -> SilenceRecord:
+        """Move the end of a silence in force (to end it now, use `end_silence`)."""
+        return self.store.extend_silence(silence_id, ends_at, now or utcnow())
+
     def end_silence(self, silence_id: int, by: str, now: dt.datetime | None = None) -> SilenceRecord:
         """End a silence and at once publish `unsilenced` for the alerts it was muting."""
         when = now or utcnow()

@@ -9,29 +9,24 @@ database never double an alert or an event.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import Engine, delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from rules.db import SessionSource
-from rules.errors import AlertNotFound, InvalidCursor, InvalidSilence, InvalidTransition, SilenceNotFound
+from rules.alert_query import AlertFilter, Filter, next_cursor, ordered
+from rules.database import SessionSource
+from rules.database.alerts import AlertRow, EventRow, PendingRow, SilenceRow
+from rules.errors import AlertNotFound, InvalidSilence, InvalidTransition, SilenceNotFound
 from rules.records import SEVERITIES, STATES, AlertRecord, EventRecord, JsonValue, SilenceRecord
 from rules.silences import muting
-from rules.tables import AlertRow, EventRow, PendingRow, SilenceRow
 
 MAX_PAGE: Final = 1000
-SORTS: Final = ("started_at", "updated_at", "id", "severity")
-
-Filter = str | Sequence[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,30 +108,6 @@ def _silence_record(row: SilenceRow) -> SilenceRecord:
     )
 
 
-def _as_list(value: Filter) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    return list(value)
-
-
-def _encode_cursor(sort: str, key: Any, alert_id: int) -> str:
-    raw = json.dumps([sort, key, alert_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        got_sort, key, alert_id = json.loads(raw)
-    except (ValueError, binascii.Error, TypeError) as error:
-        raise InvalidCursor(cursor) from error
-    if got_sort != sort or not isinstance(alert_id, int):
-        raise InvalidCursor(cursor)
-    return key, alert_id
-
-
 def _muted(active: Sequence[SilenceRecord], row: AlertRow, now: dt.datetime) -> bool:
     """Whether one of the active silences mutes this stored alert."""
     found = muting(active, rule=row.rule, severity=row.severity, building=row.building, kind=row.kind,
@@ -145,7 +116,22 @@ def _muted(active: Sequence[SilenceRecord], row: AlertRow, now: dt.datetime) -> 
 
 
 class AlertStore(SessionSource):
-    """Alerts, events, silences and pending timers on a SQLAlchemy engine (SQLite or PostgreSQL)."""
+    """Alerts, events, silences and pending timers on a SQLAlchemy engine (SQLite or PostgreSQL).
+
+    `buildings` (empty: all) is what a rules engine owning some buildings reads as its own: their
+    open alerts (what it escalates and keeps in its open map), their pending timers and their
+    counts (its gauges, which would otherwise count every alert once per engine). Writes, and the
+    API's reads (`list_alerts`, `get`, events), are never filtered: every engine shares one store,
+    guarded by state and by the partial unique index whichever engine writes.
+    """
+
+    def __init__(self, engine: Engine, buildings: Collection[str] = ()) -> None:
+        super().__init__(engine)
+        self.buildings = tuple(sorted(set(buildings)))
+
+    def _owned(self) -> ColumnElement[bool]:
+        """The owned buildings' alerts (every alert when the store owns all)."""
+        return AlertRow.building.in_(self.buildings) if self.buildings else true()
 
     # ---------------------------------------------------------------- reading
 
@@ -182,77 +168,44 @@ class AlertStore(SessionSource):
         kind: Filter = None,
         device: Filter = None,
         rule: Filter = None,
+        text: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
         sort: str = "-started_at",
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[AlertRecord], str | None]:
         """One page of alerts and the cursor of the next page (None on the last page).
 
-        `sort` is one of started_at, updated_at, id, severity, with `-` for descending; ties
-        are broken by id, and the cursor holds the last row's key, so pages stay stable while
-        new alerts arrive.
+        `sort` is one of started_at, updated_at, id, severity, priority, with `-` for descending
+        (`rules/alert_query.py` says what priority means); ties are broken by id, and the cursor
+        holds the last row's key, so pages stay stable while new alerts arrive.
         """
-        descending = sort.startswith("-")
-        name = sort.lstrip("-+")
-        if name not in SORTS:
-            raise ValueError(f"sort must be one of {', '.join(SORTS)} (with - for descending)")
-        column: Any = {
-            "started_at": AlertRow.started_at,
-            "updated_at": AlertRow.updated_at,
-            "id": AlertRow.id,
-            "severity": AlertRow.severity_rank,
-        }[name]
-        query = select(AlertRow)
-        for col, wanted in (
-            (AlertRow.state, state),
-            (AlertRow.severity, severity),
-            (AlertRow.building, building),
-            (AlertRow.kind, kind),
-            (AlertRow.device, device),
-            (AlertRow.rule, rule),
-        ):
-            values = _as_list(wanted)
-            if values is not None:
-                query = query.where(col.in_(values))
-        if cursor:
-            key, last_id = _decode_cursor(cursor, sort)
-            if name in ("started_at", "updated_at"):
-                try:
-                    key = dt.datetime.fromisoformat(key)
-                except (TypeError, ValueError) as error:
-                    raise InvalidCursor(cursor) from error
-            elif not isinstance(key, int) or isinstance(key, bool):
-                raise InvalidCursor(cursor)  # id and rank are integers (PostgreSQL would refuse)
-            # One row-value comparison, not `a < k OR (a = k AND id < i)`: both databases seek
-            # the index to it instead of filtering every row before the page.
-            position = tuple_(column, AlertRow.id)
-            after: ColumnElement[bool] = (
-                position < (key, last_id) if descending else position > (key, last_id)
-            )
-            query = query.where(after)
-        order = (column.desc(), AlertRow.id.desc()) if descending else (column.asc(), AlertRow.id.asc())
+        where = AlertFilter(state, severity, building, kind, device, rule, text, since, until)
+        query = ordered(where.apply(select(AlertRow)), sort, cursor)
         limit = min(max(1, limit), MAX_PAGE)
         with self._reader() as session:
-            rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
+            rows = session.scalars(query.limit(limit + 1)).all()
             records = [to_record(r) for r in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = records[-1]
-            key_value: Any
-            if name == "severity":
-                key_value = (
-                    SEVERITIES.index(last.severity) if last.severity in SEVERITIES else len(SEVERITIES)
-                )
-            elif name == "id":
-                key_value = last.id
-            else:
-                key_value = getattr(last, name).isoformat()
-            next_cursor = _encode_cursor(sort, key_value, last.id)
-        return records, next_cursor
+        more = next_cursor(sort, records[-1]) if len(rows) > limit else None
+        return records, more
+
+    def count_alerts(self, where: AlertFilter) -> dict[str, dict[str, int]]:
+        """How many alerts match, per severity and per state, zeros included. Each count ignores
+        its own filter (the severity counts every severity the other filters allow), so a
+        filter bar can show what choosing another value would bring."""
+        result = {"severity": dict.fromkeys(SEVERITIES, 0), "state": dict.fromkeys(STATES, 0)}
+        with self._reader() as session:
+            for facet, column in (("severity", AlertRow.severity), ("state", AlertRow.state)):
+                query = where.apply(select(column, func.count()), skip=(facet,)).group_by(column)
+                for value, count in session.execute(query).all():
+                    result[facet][value] = int(count)
+        return result
 
     def open_alerts(self) -> list[AlertRecord]:
+        """The unresolved alerts of the owned buildings."""
         with self._reader() as session:
-            rows = session.scalars(select(AlertRow).where(AlertRow.state != "resolved")).all()
+            rows = session.scalars(select(AlertRow).where(AlertRow.state != "resolved", self._owned())).all()
             return [to_record(r) for r in rows]
 
     def open_alert(self, rule: str, building: str, kind: str, device: str) -> AlertRecord | None:
@@ -269,13 +222,14 @@ class AlertStore(SessionSource):
             return to_record(row) if row is not None else None
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Alerts by state, then severity: `{"firing": {"critical": 1, ...}, ...}`, zeros included."""
+        """Alerts of the owned buildings by state, then severity: `{"firing": {"critical": 1, ...},
+        ...}`, zeros included."""
         result = {state: dict.fromkeys(SEVERITIES, 0) for state in STATES}
         with self._reader() as session:
             rows = session.execute(
-                select(AlertRow.state, AlertRow.severity, func.count()).group_by(
-                    AlertRow.state, AlertRow.severity
-                )
+                select(AlertRow.state, AlertRow.severity, func.count())
+                .where(self._owned())
+                .group_by(AlertRow.state, AlertRow.severity)
             ).all()
         for state, severity, count in rows:
             result.setdefault(state, dict.fromkeys(SEVERITIES, 0))[severity] = int(count)
@@ -488,6 +442,21 @@ class AlertStore(SessionSource):
                 row.ended_by = by
             return _silence_record(row)
 
+    def extend_silence(self, silence_id: int, ends_at: dt.datetime, now: dt.datetime) -> SilenceRecord:
+        """Move the end of a silence that is still in force or yet to start (longer or shorter)."""
+        with self._writer() as session, session.begin():
+            row = session.get(SilenceRow, silence_id, with_for_update=True)
+            if row is None:
+                raise SilenceNotFound(silence_id)
+            if row.ends_at <= now or row.closed_at is not None:
+                raise InvalidSilence(f"silence {silence_id} has ended: create a new one")
+            if ends_at <= max(now, row.starts_at):
+                raise InvalidSilence("the new end must be after now and after starts_at")
+            row.ends_at = ends_at
+            record = _silence_record(row)
+        self.apply_silences(now)
+        return record
+
     def apply_silences(self, now: dt.datetime) -> int:
         """Mark open alerts that an active silence mutes as silenced; returns how many changed."""
         active = self.list_silences(active_at=now)
@@ -575,8 +544,12 @@ class AlertStore(SessionSource):
             )
 
     def load_pending(self) -> list[Pending]:
+        """The pending `for` timers of the owned buildings."""
+        query = select(PendingRow)
+        if self.buildings:
+            query = query.where(PendingRow.building.in_(self.buildings))
         with self._reader() as session:
             return [
                 Pending(r.rule, r.building, r.kind, r.device, r.since, r.value)
-                for r in session.scalars(select(PendingRow)).all()
+                for r in session.scalars(query).all()
             ]

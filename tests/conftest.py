@@ -15,14 +15,15 @@ from sqlalchemy.engine import Engine
 
 from collector.registry import Registry
 from louyu.testing.services import Influxd, Mosquitto, VictoriaMetrics
-from rules.db import create_all, make_engine
+from rules.database import make_engine
+from rules.database.migrate import upgrade
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     """A fresh SQLite alert store (every table: alerts, tokens, notifier) in the test's directory."""
     engine = make_engine(f"sqlite:///{tmp_path / 'louyu.db'}")
-    create_all(engine)
+    upgrade(engine)
     yield engine
     engine.dispose()
 

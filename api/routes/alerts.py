@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Final, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Body, HTTPException, Path, Query
-from pydantic import StringConstraints
+from pydantic import AwareDatetime, StringConstraints
 
 from api.convert import alert_public, alert_with_events
 from api.deps import AUTH_RESPONSES, Acker, Actions, Now, Reader, Resolver, State, Store
 from api.models import (
+    AlertCounts,
     AlertPage,
     AlertPublic,
     AlertState,
@@ -21,6 +21,8 @@ from api.models import (
     Problem,
     Severity,
 )
+from rules.alert_query import AlertFilter
+from rules.records import AlertRecord
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=AUTH_RESPONSES)
 
@@ -28,7 +30,18 @@ NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 # SQLite integers are 64-bit: a larger id must be refused here, not overflow in the driver.
 MAX_ID: Final = 2**62
 AlertId = Annotated[int, Path(ge=1, le=MAX_ID, description="alert id", examples=[42])]
-Sort = Literal["started_at", "-started_at", "updated_at", "-updated_at", "id", "-id", "severity", "-severity"]
+Sort = Literal[
+    "priority",
+    "-priority",
+    "started_at",
+    "-started_at",
+    "updated_at",
+    "-updated_at",
+    "id",
+    "-id",
+    "severity",
+    "-severity",
+]
 NameValue = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 NoteBody = Annotated[NoteRequest | None, Body()]
 _NOT_FOUND: Final[dict[int | str, dict[str, object]]] = {
@@ -62,31 +75,64 @@ async def list_alerts(
         list[NameValue] | None,
         Query(max_length=50, description="repeatable", examples=[["aed-cabinet-open"]]),
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="text in the summary, device, building or rule (case-insensitive)",
+            examples=["lobby"],
+        ),
+    ] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="started at or after (RFC 3339 with offset)")
+    ] = None,
+    until: Annotated[AwareDatetime | None, Query(description="started before (RFC 3339 with offset)")] = None,
     sort: Annotated[
-        Sort, Query(description="field, `-` first for descending; ties by id", examples=["-severity"])
+        Sort,
+        Query(
+            description="field, `-` first for descending; ties by id. `priority`: severity (critical "
+            "first), then escalated and unacknowledged firing, firing, acknowledged, silenced, "
+            "resolved, then newest first",
+            examples=["priority"],
+        ),
     ] = "-started_at",
     limit: Annotated[int, Query(ge=1, le=1000, description="page size", examples=[100])] = 50,
     cursor: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the page before")
     ] = None,
 ) -> AlertPage:
-    """Alerts, newest first by default. Repeat a filter to allow several values
-    (`?state=firing&state=acknowledged`); different filters must all match."""
-    query = functools.partial(
-        store.list_alerts,
-        state=state,
-        severity=severity,
-        building=building,
-        kind=kind,
-        device=device,
-        rule=rule,
-        sort=sort,
-        limit=limit,
-        cursor=cursor,
+    """Alerts, newest first by default (`sort=priority`: what matters first). Repeat a filter to
+    allow several values (`?state=firing&state=acknowledged`); different filters must all match.
+    `counts` (first page only) gives the matches per severity and per state, for the whole
+    filter, not the page."""
+    where = AlertFilter(state, severity, building, kind, device, rule, q, since, until)
+
+    def query() -> tuple[list[AlertRecord], str | None, dict[str, dict[str, int]] | None]:
+        records, next_cursor = store.list_alerts(
+            state=state,
+            severity=severity,
+            building=building,
+            kind=kind,
+            device=device,
+            rule=rule,
+            text=q,
+            since=since,
+            until=until,
+            sort=sort,
+            limit=limit,
+            cursor=cursor,
+        )
+        # Counted for the first page only: a client paging on already has them.
+        return records, next_cursor, store.count_alerts(where) if cursor is None else None
+
+    # The queries in a worker thread, the rest on the loop: one thread hop per request, not two.
+    records, next_cursor, counts = await anyio.to_thread.run_sync(query)
+    return AlertPage(
+        items=[alert_public(r) for r in records],
+        next_cursor=next_cursor,
+        counts=AlertCounts.model_validate(counts) if counts is not None else None,
     )
-    # The query in a worker thread, the rest on the loop: one thread hop per request, not two.
-    records, next_cursor = await anyio.to_thread.run_sync(query)
-    return AlertPage(items=[alert_public(r) for r in records], next_cursor=next_cursor)
 
 
 @router.get("/{alert_id}", response_model=AlertWithEvents, responses=_NOT_FOUND)

@@ -14,6 +14,7 @@ from api.device_models import BuildingSummary, DeviceList, DevicePublic, DeviceS
 from api.device_status import all_devices, building_summaries, count_statuses, describe
 from api.models import KindName, Problem
 from collector.models import DeviceKey
+from collector.summary import summarize
 from rules.store import AlertStore
 
 router = APIRouter(tags=["devices"], responses=AUTH_RESPONSES)
@@ -83,10 +84,9 @@ def get_device(
 def list_buildings(
     _: Reader, registry: RegistryDep, devices: Devices, store: Store, now: Now
 ) -> list[BuildingSummary]:
-    """Per building: free parking spaces and lot places, AED readiness, canteen load, open alerts."""
-    open_alerts = _open_alerts(store)
-    items = all_devices(registry, devices.snapshot(), open_alerts, _ms(now))
+    """Per building: free parking per building, site and level, AED readiness, canteen load, open
+    alerts; each figure with its freshness and the time of the oldest reading it rests on."""
     per_building: Counter[str] = Counter()
-    for key, count in open_alerts.items():
+    for key, count in _open_alerts(store).items():
         per_building[key.building] += count
-    return building_summaries(registry, items, per_building)
+    return building_summaries(summarize(registry, devices.snapshot(), _ms(now)), per_building)

@@ -13,20 +13,24 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Header, HTTPException, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import Receive, Scope, Send
 
 from api.deps import AUTH_RESPONSES, State, Streamer
 from api.event_order import OrderedEvents
 from api.models import Problem
 from api.state import ApiState
+from api.stream_slots import StreamLimitError, StreamSlot
 
 router = APIRouter(tags=["events"], responses=AUTH_RESPONSES)
 
 RECONNECT_MS = 2000
+# When a client refused for too many streams may try again.
+STREAM_RETRY_S = 10
 GAP_RETRY_S = 0.05
 
 
@@ -45,6 +49,12 @@ GAP_RETRY_S = 0.05
             },
         },
         400: {"model": Problem, "description": "Last-Event-ID that is not an event id"},
+        429: {
+            "model": Problem,
+            "description": "too many requests for this token, or too many open event streams for this "
+            "token or on this server (`ApiConfig.sse_max_streams_per_token`, `sse_max_streams`); "
+            "see Retry-After",
+        },
     },
 )
 async def events(
@@ -74,12 +84,33 @@ async def events(
     # silently until the new ids pass the old one.
     if cursor is None or cursor > newest:
         cursor = newest
-    return EventSourceResponse(
+    try:
+        slot = app.streams.take(token.id)
+    except StreamLimitError as error:
+        app.metrics.auth_failures.labels("stream_limit").inc()
+        raise HTTPException(429, str(error), headers={"Retry-After": str(STREAM_RETRY_S)}) from error
+    return SlotEventSourceResponse(
+        slot,
         _stream(app, cursor, token.id),
         ping=app.config.sse_ping_s,
         send_timeout=30,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+class SlotEventSourceResponse(EventSourceResponse):
+    """Gives its stream slot back when the response ends, however it ends (a generator that
+    never started would never run its own `finally`)."""
+
+    def __init__(self, slot: StreamSlot, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
 
 
 async def _stream(app: ApiState, cursor: int, token_id: int) -> AsyncIterator[ServerSentEvent]:

@@ -1,11 +1,13 @@
 """FIWARE NGSI-LD, read-only: the parking Smart Data Models for the city platform to pull.
 
-    GET /api/v1/ngsi-ld/OffStreetParking          every parking lot
-    GET /api/v1/ngsi-ld/ParkingSpot               every parking space (`?building=` to narrow)
+    GET /api/v1/ngsi-ld/OffStreetParking          every parking site (a lot part of no other)
+    GET /api/v1/ngsi-ld/ParkingGroup              every level of a site
+    GET /api/v1/ngsi-ld/ParkingSpot               every parking space (`?building=` narrows each list)
     GET /api/v1/ngsi-ld/entities/{urn}            one entity by id
 
-NGSI-LD normalized JSON-LD (`application/ld+json`), each entity carrying its `@context`. Values come
-from the latest readings the API holds. Any reader may pull (the city's `integration` token too).
+NGSI-LD normalized JSON-LD (`application/ld+json`), each entity carrying its `@context`. Values are
+the building summary's (rules/notify/ngsi_ld.py), from the latest state the API holds. Any reader
+may pull (the city's `integration` token too).
 
 Error answers (401, 403, 404, 429) are `{"detail": ...}` as everywhere in the API, sent as
 `application/ld+json` like the entities, which is how the OpenAPI document gives them; only 422 is
@@ -14,6 +16,7 @@ Error answers (401, 403, 404, 429) are `{"detail": ...}` as everywhere in the AP
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
@@ -21,13 +24,11 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from api.deps import AUTH_RESPONSES, Devices, Reader, RegistryDep
-from api.device_state import DeviceStateTable
+from api.deps import AUTH_RESPONSES, Devices, Now, Reader, RegistryDep
 from api.models import Problem
-from collector.models import DeviceKey
-from rules.notify.ngsi_ld import MEDIA_TYPE, Observed, entities, entity_by_id
+from rules.notify.ngsi_ld import MEDIA_TYPE, entities, entity_by_id
 
-EntityType = Literal["OffStreetParking", "ParkingSpot"]
+EntityType = Literal["OffStreetParking", "ParkingGroup", "ParkingSpot"]
 _EXAMPLE = {
     "id": "urn:ngsi-ld:OffStreetParking:darong-a:garage",
     "type": "OffStreetParking",
@@ -72,12 +73,8 @@ class LdRoute(APIRoute):
 router = APIRouter(prefix="/api/v1/ngsi-ld", tags=["fiware"], responses=AUTH_RESPONSES, route_class=LdRoute)
 
 
-def _observed(devices: DeviceStateTable) -> dict[DeviceKey, Observed]:
-    return {
-        key: Observed(state.fields, state.reading_ts_ms)
-        for key, state in devices.snapshot().items()
-        if state.reading_ts_ms is not None and key.kind in ("parking_lot", "parking_space")
-    }
+def _ms(now: dt.datetime) -> int:
+    return int(now.timestamp() * 1000)
 
 
 @router.get("/entities/{entity_id}", response_class=LdResponse, responses={**_LD, 404: {"model": Problem}})
@@ -86,9 +83,10 @@ def get_entity(
     _: Reader,
     registry: RegistryDep,
     devices: Devices,
+    now: Now,
 ) -> LdResponse:
     """One entity by its URN."""
-    entity = entity_by_id(registry, _observed(devices), entity_id)
+    entity = entity_by_id(registry, devices.snapshot(), _ms(now), entity_id)
     if entity is None:
         raise HTTPException(404, f"no entity {entity_id[:100]}")
     return LdResponse(entity)
@@ -100,8 +98,9 @@ def list_entities(
     _: Reader,
     registry: RegistryDep,
     devices: Devices,
+    now: Now,
     building: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] = None,
 ) -> LdResponse:
     """Every entity of the type, from the registry and the latest readings."""
-    found: list[dict[str, Any]] = entities(entity_type, registry, _observed(devices), building)
+    found: list[dict[str, Any]] = entities(entity_type, registry, devices.snapshot(), _ms(now), building)
     return LdResponse(found)

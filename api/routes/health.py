@@ -9,10 +9,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
 
-from api.deps import State
+from api.deps import MaybeToken, State
 from api.influx import InfluxError
 from api.metrics import MergedExposition
 from api.models import CheckResult, Liveness, Readiness
+from api.roles import Permission, allows
 from api.state import ApiState
 
 router = APIRouter(tags=["health"])
@@ -29,13 +30,17 @@ def healthz() -> Liveness:
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "at least one dependency is down"}},
 )
-async def readyz(app: State) -> JSONResponse:
-    """Broker, InfluxDB and alert store, each reported; 503 when one is down."""
+async def readyz(app: State, token: MaybeToken) -> JSONResponse:
+    """Broker, InfluxDB and alert store, each reported; 503 when one is down. Without a token
+    the answer says which dependency failed but not how: the error text (host names, database
+    messages) only goes to a caller with a valid token of a role that may read."""
     checks = {
         "broker": _broker(app),
         "influxdb": await _influx(app),
         "alert_store": await _store(app),
     }
+    if token is None or not allows(token.role, Permission.READ):
+        checks = {name: _public(check) for name, check in checks.items()}
     body = Readiness(ready=all(c.ok for c in checks.values()), checks=checks)
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if body.ready else 503)
 
@@ -53,6 +58,12 @@ def metrics(app: State, request: Request) -> Response:
     encode, content_type = choose_encoder(request.headers.get("accept", ""))
     body = encode(MergedExposition(app.metrics.registry, REGISTRY))
     return Response(body, media_type=content_type, headers={"Vary": "Accept"})
+
+
+def _public(check: CheckResult) -> CheckResult:
+    if check.ok:
+        return check
+    return CheckResult(ok=False, detail="unavailable")
 
 
 def _broker(app: ApiState) -> CheckResult:

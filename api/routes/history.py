@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import AUTH_RESPONSES, Devices, Now, Reader, RegistryDep, State
 from api.device_models import HistoryPoint, HistoryPublic
-from api.history import FIELDS, NUMERIC, HistoryRequestError, Mode, influxql, plan
+from api.history import EVERY_PATTERN, FIELDS, NUMERIC, HistoryRequestError, Mode, influxql, plan
 from api.influx import InfluxError
 from api.models import KindName, Problem
 from collector.models import DeviceKey
@@ -63,8 +63,11 @@ async def history(
         str | None,
         Query(
             max_length=16,
-            description="aggregation window: number and unit ms|s|m|h|d; default: about 500 points. "
-            "Not with agg=raw (400)",
+            # In the schema, not enforced by FastAPI: plan() answers a bad window with a 400
+            # that says what is wrong, as it always has.
+            json_schema_extra={"pattern": EVERY_PATTERN},
+            description="aggregation window: number and unit ms|s|m|h|d, at most 366d (400 beyond); "
+            "default: about 500 points. Not with agg=raw (400)",
             examples=["15m"],
         ),
     ] = None,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.convert import silence_public
 from api.deps import AUTH_RESPONSES, Actions, Now, Silencer, State, Store
-from api.models import Problem, SilenceCreate, SilencePublic
+from api.models import Problem, SilenceChange, SilenceCreate, SilencePublic
 
 router = APIRouter(prefix="/api/v1/silences", tags=["silences"], responses=AUTH_RESPONSES)
 
@@ -60,6 +60,36 @@ def create_silence(body: SilenceCreate, token: Silencer, actions: Actions, now: 
         rule=body.rule,
     )
     return silence_public(record, now)
+
+
+@router.patch(
+    "/{silence_id}",
+    response_model=SilencePublic,
+    responses={
+        400: {"model": Problem, "description": "the silence has ended, or the new end is not after now"},
+        404: {"model": Problem, "description": "no such silence"},
+    },
+)
+def change_silence(
+    silence_id: Annotated[int, Path(ge=1, le=2**62)],
+    body: SilenceChange,
+    _: Silencer,
+    store: Store,
+    actions: Actions,
+    now: Now,
+) -> SilencePublic:
+    """Extend (or shorten) a silence in force: a new `ends_at`, or `extend_minutes` past its end."""
+    silence = store.get_silence(silence_id)
+    if silence is None:
+        raise HTTPException(404, f"silence {silence_id} does not exist")
+    ends = (
+        body.ends_at
+        if body.ends_at is not None
+        else silence.ends_at + dt.timedelta(minutes=body.extend_minutes or 0)
+    )
+    if ends - silence.starts_at > MAX_LENGTH:
+        raise HTTPException(400, "a silence may last at most 365 days")
+    return silence_public(actions.extend_silence(silence_id, ends, now), now)
 
 
 @router.delete(

@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 import orjson
 import structlog
 
-from api.device_state import DeviceStateTable
 from api.history import influxql, plan
 from api.influx import InfluxError, InfluxQueryClient
 from api.web.board import CanteenHistory, build_board
 from api.web.cache import TtlCache
 from api.web.forecast import SLOT_MINUTES, TYPICAL_WEEKS, Point
+from collector.latest import LatestState
 from collector.models import DeviceKey
 from collector.registry import DeviceInfo, Registry
 
@@ -88,7 +88,7 @@ class BoardService:
     def __init__(
         self,
         registry: Registry,
-        states: DeviceStateTable,
+        states: LatestState,
         series: SeriesSource | None,
         *,
         ttl_s: float = BOARD_TTL_S,

@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # Create the broker accounts: the password file (hashed by mosquitto_passwd) and the ACL blocks.
 # No password is kept in the repository; passwords go to mosquitto_passwd on its standard input,
-# never on a command line where `ps` would show them.
+# never on a command line where `ps` would show them. One account per connection: the broker uses
+# the account name as client id (use_username_as_clientid), so a second connection of an account
+# replaces the first; give every service instance, gateway and handset its own account.
 #
-#   accounts.sh services ENV_FILE   louyu-collector, -rules, -notifier, -api with the passwords
-#                                   LOUYU_{COLLECTOR,RULES,NOTIFIER,API}_MQTT_PASSWORD of ENV_FILE
-#   accounts.sh sensor BUILDING     account sensor-BUILDING, may write louyu/BUILDING/# only;
+#   accounts.sh services ENV_FILE   louyu-collector-1, louyu-collector-2, louyu-rules,
+#                                   louyu-notifier, louyu-api with the passwords
+#                                   LOUYU_{COLLECTOR,COLLECTOR_2,RULES,NOTIFIER,API}_MQTT_PASSWORD
+#                                   of ENV_FILE
+#   accounts.sh service ROLE ACCOUNT
+#                                   one more instance of a service (ROLE: collector, rules,
+#                                   notifier, api; ACCOUNT: louyu-ROLE-NAME), with the topics of
+#                                   the role's first account; prints its new password once
+#   accounts.sh sensor BUILDING [GATEWAY]
+#                                   account sensor-BUILDING (sensor-BUILDING.GATEWAY for another
+#                                   gateway of the building), may write louyu/BUILDING/# only;
 #                                   prints its new password once
-#   accounts.sh patrol RECEIVER     account patrol-RECEIVER, may read louyu/notify/RECEIVER and
-#                                   louyu/alerts/#; prints its new password once
+#   accounts.sh patrol RECEIVER [HANDSET]
+#                                   account patrol-RECEIVER (patrol-RECEIVER.HANDSET for another
+#                                   handset), may read louyu/notify/RECEIVER and louyu/alerts/#;
+#                                   prints its new password once
 #   accounts.sh remove USER         delete the account and its ACL block
 #
 # Files: $MOSQUITTO_CONFIG_DIR/passwd and $MOSQUITTO_CONFIG_DIR/acl (default: this folder).
@@ -51,8 +63,38 @@ valid_name() {
     [[ "$1" =~ ^[a-z0-9][a-z0-9_-]{0,63}$ ]] && [ "$1" != alerts ] && [ "$1" != notify ]
 }
 
+# template_lines ACCOUNT: the topic lines of ACCOUNT's ACL block.
+template_lines() {
+    awk -v u="user $1" '
+        $0 == u { inside = 1; next }
+        inside && /^topic / { print; next }
+        { inside = 0 }
+    ' "$acl_file"
+}
+
+# The first account of each service role, whose ACL block further instances copy.
+role_account() {
+    case "$1" in
+    collector) echo louyu-collector-1 ;;
+    rules | notifier | api) echo "louyu-$1" ;;
+    *) return 1 ;;
+    esac
+}
+
+# instance_account KIND NAME [INSTANCE]: KIND-NAME, or KIND-NAME.INSTANCE for a further gateway
+# or handset (a dot cannot occur in NAME, so no two buildings or receivers share an account name).
+instance_account() {
+    if [ -z "$3" ]; then
+        echo "$1-$2"
+    elif [[ "$3" =~ ^[a-z0-9][a-z0-9_-]{0,31}$ ]]; then
+        echo "$1-$2.$3"
+    else
+        return 1
+    fi
+}
+
 has_block() {
-    grep -qx "user $1" "$acl_file"
+    grep -Fqx "user $1" "$acl_file"
 }
 
 # add_block USER LINE...: append an ACL block unless the account already has one.
@@ -97,31 +139,53 @@ services)
     env_file="${2:-}"
     [ -f "$env_file" ] || die "usage: accounts.sh services ENV_FILE"
     ensure_passwd_file
-    for svc in collector rules notifier api; do
+    for svc in collector collector_2 rules notifier api; do
         key="LOUYU_${svc^^}_MQTT_PASSWORD"
         value="$(env_value "$env_file" "$key")"
         [ -n "$value" ] || die "$key is not set in $env_file"
-        set_password "louyu-$svc" "$value"
-        echo "account louyu-$svc set"
+        if [ "$svc" = collector_2 ]; then
+            account=louyu-collector-2 # the compose file's second collector (profile scale-out)
+        else
+            account="$(role_account "$svc")"
+        fi
+        set_password "$account" "$value"
+        echo "account $account set"
     done
+    ;;
+service)
+    role="${2:-}"
+    account="${3:-}"
+    template="$(role_account "$role")" || die "usage: accounts.sh service collector|rules|notifier|api ACCOUNT"
+    [[ "$account" =~ ^louyu-$role-[a-z0-9][a-z0-9_-]{0,40}$ ]] || die "the account of a $role instance is named louyu-$role-NAME"
+    [ "$account" != "$template" ] || die "$account is the role's first account: use accounts.sh services"
+    lines="$(template_lines "$template")"
+    [ -n "$lines" ] || die "no ACL block for $template in $acl_file"
+    ensure_passwd_file
+    password="$(new_password)"
+    set_password "$account" "$password"
+    mapfile -t topic_lines <<<"$lines"
+    add_block "$account" "${topic_lines[@]}"
+    echo "$account $password"
     ;;
 sensor)
     building="${2:-}"
-    valid_name "$building" || die "usage: accounts.sh sensor BUILDING (a building id of the registry)"
+    valid_name "$building" || die "usage: accounts.sh sensor BUILDING [GATEWAY] (a building id of the registry)"
+    account="$(instance_account sensor "$building" "${3:-}")" || die "usage: accounts.sh sensor BUILDING [GATEWAY]"
     ensure_passwd_file
     password="$(new_password)"
-    set_password "sensor-$building" "$password"
-    add_block "sensor-$building" "topic write louyu/$building/#"
-    echo "sensor-$building $password"
+    set_password "$account" "$password"
+    add_block "$account" "topic write louyu/$building/#"
+    echo "$account $password"
     ;;
 patrol)
     receiver="${2:-}"
-    valid_name "$receiver" || die "usage: accounts.sh patrol RECEIVER"
+    valid_name "$receiver" || die "usage: accounts.sh patrol RECEIVER [HANDSET]"
+    account="$(instance_account patrol "$receiver" "${3:-}")" || die "usage: accounts.sh patrol RECEIVER [HANDSET]"
     ensure_passwd_file
     password="$(new_password)"
-    set_password "patrol-$receiver" "$password"
-    add_block "patrol-$receiver" "topic read louyu/notify/$receiver" "topic read louyu/alerts/#"
-    echo "patrol-$receiver $password"
+    set_password "$account" "$password"
+    add_block "$account" "topic read louyu/notify/$receiver" "topic read louyu/alerts/#"
+    echo "$account $password"
     ;;
 remove)
     user="${2:-}"
@@ -133,7 +197,7 @@ remove)
     echo "account $user removed"
     ;;
 *)
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n "2,26p" "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

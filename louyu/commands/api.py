@@ -20,11 +20,12 @@ from api.influx import InfluxQueryClient
 from api.mqtt_feed import MqttConfig
 from api.roles import Role
 from api.server import ApiServer
-from api.tokens import TokenStore  # also registers the api_tokens table before create_all
+from api.tokens import TokenStore
 from collector.registry import Registry, RegistryError
 from louyu.logs import configure_logging
 from louyu.settings import Settings, get_settings
-from rules.db import create_all, make_engine
+from rules.database import make_engine
+from rules.database.migrate import upgrade
 from rules.service import AlertService
 from rules.store import AlertStore
 
@@ -49,7 +50,13 @@ def api_config(settings: Settings) -> ApiConfig:
         key_file=settings.mqtt_tls_key_file,
         tls_insecure=settings.mqtt_tls_insecure,
     )
-    return ApiConfig(mqtt=mqtt)
+    return ApiConfig(
+        mqtt=mqtt,
+        sse_max_streams_per_token=settings.api_sse_max_streams_per_token,
+        sse_max_streams=settings.api_sse_max_streams,
+        header_timeout_s=settings.api_header_timeout_s,
+        keep_alive_s=settings.api_keep_alive_s,
+    )
 
 
 def influx_client(settings: Settings) -> InfluxQueryClient:
@@ -96,7 +103,7 @@ def build(
     its publisher sends the events of acks and resolves); by default the API publishes them on
     its own MQTT connection."""
     engine = make_engine(settings.database_url)
-    create_all(engine)
+    upgrade(engine)
     store = AlertStore(engine)
     tokens = TokenStore(engine)
     app = create_app(
@@ -115,10 +122,10 @@ def create_demo_token(settings: Settings, now: dt.datetime | None = None) -> str
     """A fresh operator token for `make demo`, replacing the previous demo token. Print it once."""
     engine = make_engine(settings.database_url)
     try:
-        create_all(engine)
+        upgrade(engine)
         tokens = TokenStore(engine)
         when = now or dt.datetime.now(dt.UTC)
-        tokens.revoke(DEMO_TOKEN_NAME, when)
+        tokens.revoke_name(DEMO_TOKEN_NAME, when)
         _, token = tokens.create(DEMO_TOKEN_NAME, Role.OPERATOR, when, expires_days=7)
         return token
     finally:

@@ -13,6 +13,7 @@ from collector.service import Collector, CollectorConfig, InfluxTarget
 from louyu.logs import configure_logging
 from louyu.runtime import check_settings, load_registry, run_parts, serve_metrics
 from louyu.settings import Settings, get_settings
+from louyu.terminal import printable
 
 
 def broker_target(settings: Settings) -> BrokerTarget:
@@ -60,6 +61,8 @@ def build(settings: Settings, registry: Registry) -> Collector:
         batch_interval_s=settings.batch_interval_s,
         spool_max_points=settings.spool_max_points,
         dead_letter_max=settings.dead_letter_max,
+        unknown_devices=settings.unknown_devices,
+        quarantine_max=settings.quarantine_max,
     )
     return Collector(config, registry)
 
@@ -86,6 +89,10 @@ def rejections(
         typer.echo(f"{store.count()} rejected messages kept in {settings.dead_letter_path}")
         for row in rows:
             when = dt.datetime.fromtimestamp(row.received_ms / 1000, dt.UTC).isoformat(timespec="seconds")
-            typer.echo(f"{when}  {row.reason:<18} {row.topic}\n    {row.detail}\n    {row.excerpt[:120]}")
+            # Topic, detail and excerpt come from the device: escaped, never sent raw to the terminal.
+            typer.echo(
+                f"{when}  {printable(row.reason):<18} {printable(row.topic)}\n"
+                f"    {printable(row.detail)}\n    {printable(row.excerpt[:120])}"
+            )
     finally:
         store.close()

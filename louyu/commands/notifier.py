@@ -17,7 +17,8 @@ from collector.registry import Registry
 from louyu.logs import configure_logging
 from louyu.runtime import check_settings, load_registry, run_parts, serve_metrics
 from louyu.settings import Settings, get_settings
-from rules.db import make_engine
+from louyu.terminal import printable
+from rules.database import make_engine
 from rules.notify.config import RoutingConfig, load_routing
 from rules.notify.errors import NotifyError
 from rules.notify.service import MqttOptions, NotifierService
@@ -73,7 +74,7 @@ def notifier(
         try:
             config = load_routing(check)
         except NotifyError as error:
-            typer.echo(str(error), err=True)
+            typer.echo(printable(error), err=True)
             raise typer.Exit(1) from error
         typer.echo(f"{check}: {len(config.receivers)} receivers, {len(config.routes)} routes: OK")
         return

@@ -11,12 +11,13 @@ import typer
 from collector.registry import Registry, RegistryError
 from louyu.runtime import check_settings, run_parts, serve_metrics
 from louyu.settings import Settings, get_settings
-from rules.config import check_text, load_rules
-from rules.db import create_all, make_engine
+from louyu.terminal import printable
+from rules.config import check_text, check_warnings, load_rules
+from rules.database import make_engine
+from rules.database.migrate import upgrade
 from rules.engine import RuleEngine
 from rules.errors import RulesFileError
-from rules.publisher import NullPublisher
-from rules.runner import MqttSettings, RulesRunner, ScopedAlertStore, scoped_registry
+from rules.runner import MqttSettings, RulesRunner
 from rules.store import AlertStore
 
 log = structlog.get_logger("louyu.rules")
@@ -50,11 +51,11 @@ def build(settings: Settings, registry: Registry) -> RulesRunner:
     """The engine wired from settings: `.start()` returns once subscribed, `.stop()` joins its threads."""
     ruleset = load_rules(settings.rules_file)
     db = make_engine(settings.database_url)
-    create_all(db)
+    upgrade(db)
     buildings = settings.rules_buildings
     # An engine owning some buildings (LOUYU_RULES_BUILDINGS) sees only their devices and their
     # alerts; the store it writes to is the one every engine shares.
-    store = ScopedAlertStore(db, buildings) if buildings else AlertStore(db)
+    store = AlertStore(db, buildings)
     if settings.mqtt_rules_client_id == settings.mqtt_client_id:
         # `louyu up` (and any collector on the same broker) would take the session over in turns.
         log.error(
@@ -69,8 +70,18 @@ def build(settings: Settings, registry: Registry) -> RulesRunner:
         )
     # The runner gives the engine a publisher on its own MQTT client: one connection, and events
     # leave from the thread that handled the reading.
-    engine = RuleEngine(ruleset, scoped_registry(registry, buildings), store, NullPublisher())
-    return RulesRunner(engine, mqtt_settings(settings), buildings=buildings)
+    return RulesRunner(
+        lambda publisher: RuleEngine(
+            ruleset,
+            registry,
+            store,
+            publisher,
+            buildings=buildings,
+            accept_unregistered=settings.rules_accept_unregistered,
+            liveness_summary_over=settings.rules_liveness_summary_over,
+        ),
+        mqtt_settings(settings),
+    )
 
 
 @app.callback()
@@ -87,7 +98,7 @@ def rules(ctx: typer.Context) -> None:
         registry = Registry.load(settings.registry_file)
         runner = build(settings, registry)
     except (RulesFileError, RegistryError) as error:
-        typer.echo(str(error), err=True)
+        typer.echo(printable(error), err=True)
         raise typer.Exit(2) from error
     serve_metrics(settings)
     run_parts([("rules", runner)])
@@ -104,8 +115,13 @@ def check(file: Annotated[Path, typer.Argument(help="the rules file (YAML) to va
     model, problems = check_text(text)
     if model is None:
         for problem in problems:
-            typer.echo(f"{file}:{problem.removeprefix('line ').replace(': ', ': ', 1)}", err=True)
+            typer.echo(printable(f"{file}:{problem.removeprefix('line ')}"), err=True)
         typer.echo(f"{file}: {len(problems)} problem(s)", err=True)
         raise typer.Exit(1)
+    warnings = check_warnings(text, model)
+    for warning in warnings:
+        line, _, message = warning.removeprefix("line ").partition(": ")
+        typer.echo(printable(f"{file}:{line}: warning: {message}"), err=True)
     enabled = sum(1 for r in model.rules if r.enabled)
-    typer.echo(f"{file}: OK, {len(model.rules)} rules ({enabled} enabled)")
+    noted = f", {len(warnings)} warning(s)" if warnings else ""
+    typer.echo(f"{file}: OK, {len(model.rules)} rules ({enabled} enabled){noted}")

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -198,12 +199,17 @@ class Mosquitto(Service):
 
 
 class Influxd(Service):
-    """InfluxDB 1.x (Debian's influxdb), HTTP API with /write and /query."""
+    """InfluxDB 1.x (Debian's influxdb), HTTP API with /write and /query.
+
+    `auth_enabled=True` runs it as a secured site does (`auth-enabled = true`): every request needs
+    a user, and the first one is the administrator made by `create_admin`.
+    """
 
     name = "influxd"
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, auth_enabled: bool = False) -> None:
         super().__init__(workdir)
+        self.auth_enabled = auth_enabled
         self.port = port or free_port()
         self.rpc_port = free_port()
         self.binary = require_binary("influxd")
@@ -227,6 +233,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
   store-enabled = false
 [http]
   bind-address = "127.0.0.1:{self.port}"
+  auth-enabled = {"true" if self.auth_enabled else "false"}
   log-enabled = false
   pprof-enabled = false
 [logging]
@@ -238,6 +245,19 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 
     def ready(self) -> bool:
         return http_ok(f"{self.url}/ping")
+
+    def create_admin(self, username: str, password: str) -> None:
+        """The first user, with all privileges: InfluxDB 1.x takes it without credentials while
+        it has no user at all, and nothing else until then."""
+        name = username.replace("\\", "\\\\").replace('"', '\\"')
+        secret = password.replace("\\", "\\\\").replace("'", "\\'")
+        body = urllib.parse.urlencode(
+            {"q": f"CREATE USER \"{name}\" WITH PASSWORD '{secret}' WITH ALL PRIVILEGES"}
+        ).encode()
+        with urllib.request.urlopen(f"{self.url}/query", data=body, timeout=10) as response:
+            answer = response.read().decode()
+        if '"error"' in answer:
+            raise ServiceError(f"influxd refused the administrator: {answer[:200]}")
 
 
 class VictoriaMetrics(Service):

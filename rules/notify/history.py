@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from rules.notify.tables import AttemptRow, DeliveryRow
+from rules.database.notifier import AttemptRow, DeliveryRow
 
 MAX_PAGE = 500
 
@@ -80,19 +80,11 @@ def _record(row: DeliveryRow, tries: list[AttemptRecord]) -> DeliveryRecord:
     )
 
 
-_READY: set[int] = set()
-
-
 class DeliveryHistory:
     def __init__(self, engine: Engine) -> None:
+        # The tables exist even before the notifier ever ran: every part's start-up brings the
+        # database to the full schema (`rules.database.migrate.upgrade`).
         self.engine = engine
-        # The API may start before the notifier ever ran on this database: make the (empty) tables
-        # exist rather than fail the request. Idempotent, and done once per engine.
-        if id(engine) not in _READY:
-            meta = DeliveryRow.metadata
-            tables = [meta.tables["notify_deliveries"], meta.tables["notify_attempts"]]
-            meta.create_all(engine, tables=tables, checkfirst=True)
-            _READY.add(id(engine))
 
     def _load(self, session: Session, rows: Sequence[DeliveryRow]) -> list[DeliveryRecord]:
         ids = [r.id for r in rows]

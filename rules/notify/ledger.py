@@ -16,10 +16,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from rules.db import SessionSource
-from rules.notify.planner import Planned, TrackStart
-from rules.notify.policy import Track
-from rules.notify.tables import (
+from rules.database import SessionSource
+from rules.database.notifier import (
     CANCELLED,
     DELIVERED,
     FAILED,
@@ -29,6 +27,8 @@ from rules.notify.tables import (
     DeliveryRow,
     TrackRow,
 )
+from rules.notify.planner import Planned, TrackStart
+from rules.notify.policy import Track
 
 CURSOR = "events"
 

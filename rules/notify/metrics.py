@@ -40,6 +40,11 @@ class NotifyMetrics:
             "Deliveries waiting for their first or next try",
             registry=registry,
         )
+        self.latest_devices = Gauge(
+            "louyu_notify_latest_devices",
+            "Devices in the latest state kept for the building snapshot",
+            registry=registry,
+        )
         self.cursor = Gauge(
             "louyu_notify_cursor",
             "Id of the last alert event turned into deliveries",

@@ -31,10 +31,13 @@ import paho.mqtt.client as mqtt
 import structlog
 from sqlalchemy import Engine
 
-from collector.models import Reading
+from collector.latest import LatestState
+from collector.models import Availability, Reading
 from collector.mqtt_source import BrokerTarget, make_client
 from collector.parsing import parse
 from collector.registry import Registry
+from rules.database.migrate import upgrade
+from rules.database.notifier import FAILED
 from rules.notify.backoff import next_attempt_at
 from rules.notify.channels import Channel, Outgoing
 from rules.notify.channels.apprise import AppriseChannel, load_urls
@@ -42,7 +45,6 @@ from rules.notify.channels.mqtt import MqttChannel
 from rules.notify.channels.webhook import WebhookChannel
 from rules.notify.config import Receiver, Route, RoutingConfig
 from rules.notify.errors import DeliveryError
-from rules.notify.latest import LatestReadings
 from rules.notify.ledger import Due, Ledger, TrackInfo
 from rules.notify.messages import Reason
 from rules.notify.metrics import NotifyMetrics, default_metrics
@@ -51,7 +53,6 @@ from rules.notify.policy import Track, apply, decide, levels, next_due
 from rules.notify.schedule import first_level_on_duty, on_duty_names
 from rules.notify.signing import Signer, load_secret
 from rules.notify.status import building_status
-from rules.notify.tables import FAILED, create_tables
 from rules.publisher import MqttEventPublisher
 from rules.records import iso
 from rules.store import AlertStore, NewAlert
@@ -59,7 +60,8 @@ from rules.store import AlertStore, NewAlert
 log = structlog.get_logger("louyu.notify")
 
 ALERT_TOPICS = "louyu/alerts/#"
-TELEMETRY_TOPICS = "louyu/+/+/+"
+# Readings and availability: an offline device's figures are stale in the snapshot as in the API.
+TELEMETRY_TOPICS = [("louyu/+/+/+", 0), ("louyu/+/+/+/availability", 0)]
 # On a first start with an existing store, events older than this are history, not news: a patrol
 # should not be paged for last week's alerts because the notifier was installed today.
 FIRST_START_WINDOW = dt.timedelta(minutes=15)
@@ -120,10 +122,11 @@ class NotifierService:
         self.rng = rng or random.Random()
         self.metrics = metrics or default_metrics()
         if create:
-            create_tables(engine)
+            upgrade(engine)
         self.store = AlertStore(engine)
         self.ledger = Ledger(engine)
-        self.latest = LatestReadings()
+        self.latest = LatestState(registry)  # for the snapshot; devices not in the registry are ignored
+        self.metrics.latest_devices.set_function(lambda: len(self.latest))
         self.routes: dict[str, Route] = {config.route_name(i): r for i, r in enumerate(config.routes)}
         self.mqtt_options = mqtt_options
         self.client = self._make_client(mqtt_options) if mqtt_options is not None else None
@@ -273,7 +276,7 @@ class NotifierService:
         _no_delay(client)
         client.subscribe(ALERT_TOPICS, qos=1)
         if self.config.snapshot is not None:
-            client.subscribe(TELEMETRY_TOPICS, qos=0)
+            client.subscribe(TELEMETRY_TOPICS)
         self.connected.set()
         # Handset messages that failed while the broker was away may be backing off for minutes:
         # with the broker back, they go now.
@@ -294,7 +297,7 @@ class NotifierService:
                 self._ingest_wake.set()
                 return
             reading = parse(message.topic, bytes(message.payload), int(time.time() * 1000))
-            if isinstance(reading, Reading):
+            if isinstance(reading, Reading | Availability):
                 self.latest.apply(reading)
         except Exception:  # never let one message kill the paho thread
             log.exception("message handling failed", topic=message.topic[:200])

@@ -1,5 +1,6 @@
-"""The building status snapshot pushed to the city platform: free parking spaces, AED readiness,
-canteen load, per building. Pure: the registry and the latest readings in, JSON-ready dict out."""
+"""The building status snapshot pushed to the city platform: free parking per building, site and
+level, AED readiness, canteen load. A JSON view of the building summary (collector/summary.py),
+so that its numbers are those of `/api/v1/buildings`, the board and NGSI-LD. Pure."""
 
 from __future__ import annotations
 
@@ -7,115 +8,118 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from collector.latest import DeviceState
 from collector.models import DeviceKey
-from collector.registry import Registry
-from rules.notify.latest import Latest
+from collector.registry import DeviceInfo, Registry
+from collector.summary import BuildingSummary, Count, ParkingSummary, summarize
 
 
-def _iso_ms(ts_ms: int) -> str:
+def _iso_ms(ts_ms: int | None) -> str | None:
+    if ts_ms is None:
+        return None
     return dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).isoformat(timespec="milliseconds")
 
 
-def building_status(
-    registry: Registry, latest: Mapping[DeviceKey, Latest], now: dt.datetime
-) -> dict[str, Any]:
-    buildings: list[dict[str, Any]] = []
-    for building in registry.buildings.values():
-        lots = []
-        for info in registry.devices("parking_lot", building.id):
-            seen = latest.get(info.key)
-            capacity = seen.fields.get("capacity", info.capacity) if seen else info.capacity
-            occupied = seen.fields.get("occupied") if seen else None
-            free = None
-            if isinstance(capacity, int) and isinstance(occupied, int):
-                free = max(0, capacity - occupied)
-            lots.append(
-                {
-                    "device": info.device,
-                    "capacity": capacity,
-                    "occupied": occupied,
-                    "free": free,
-                    "observed_at": _iso_ms(seen.ts_ms) if seen else None,
-                }
-            )
-        spaces = registry.devices("parking_space", building.id)
-        known = [latest[s.key].fields.get("occupied") for s in spaces if s.key in latest]
-        space_summary = {
-            "total": len(spaces),
-            "occupied": sum(1 for v in known if v is True),
-            "free": sum(1 for v in known if v is False),
-            "unknown": len(spaces) - sum(1 for v in known if isinstance(v, bool)),
-        }
-        aeds = []
-        for info in registry.devices("aed", building.id):
-            seen = latest.get(info.key)
-            state = seen.fields.get("state") if seen else None
-            cabinet_open = seen.fields.get("cabinet_open") if seen else None
-            aeds.append(
-                {
-                    "device": info.device,
-                    "location": info.location,
-                    "state": state,
-                    "ready": state == "ready" and cabinet_open is not True,
-                    "battery_pct": seen.fields.get("battery_pct") if seen else None,
-                    "observed_at": _iso_ms(seen.ts_ms) if seen else None,
-                }
-            )
-        canteens = []
-        for info in registry.devices("canteen", building.id):
-            seen = latest.get(info.key)
-            capacity = seen.fields.get("capacity", info.capacity) if seen else info.capacity
-            occupancy = seen.fields.get("occupancy") if seen else None
-            load = None
-            if isinstance(capacity, int) and capacity > 0 and isinstance(occupancy, int):
-                load = round(occupancy / capacity, 3)
-            canteens.append(
-                {
-                    "device": info.device,
-                    "occupancy": occupancy,
-                    "capacity": capacity,
-                    "load": load,
-                    "queue_length": seen.fields.get("queue_length") if seen else None,
-                    "observed_at": _iso_ms(seen.ts_ms) if seen else None,
-                }
-            )
-        # A site often has a counter at the entrance and one per level (Tower A: garage = B1 + B2); a lot
-        # whose capacity is the sum of the others' is that total, and is not added again.
-        caps = {id(lot): lot["capacity"] for lot in lots if isinstance(lot["capacity"], int)}
-        total = next(
-            (
-                lot
-                for lot in lots
-                if len(lots) > 2 and id(lot) in caps and caps[id(lot)] == sum(caps.values()) - caps[id(lot)]
-            ),
-            None,
-        )
-        counted = (
-            [total]
-            if total is not None and total["free"] is not None
-            else [x for x in lots if x is not total]
-        )
-        free_lots = [lot["free"] for lot in counted if lot["free"] is not None]
-        buildings.append(
+def _figure(count: Count) -> dict[str, Any]:
+    return {
+        "free": count.free,
+        "capacity": count.capacity,
+        "occupied": count.occupied,
+        "source": count.source,
+        "freshness": count.freshness,
+        "observed_at": _iso_ms(count.observed_ms),
+        "age_s": count.age_s,
+    }
+
+
+def _lot(info: DeviceInfo, counter: Count) -> dict[str, Any]:
+    # The lot's own counter, as it last reported (values withheld unless fresh).
+    return {
+        "device": info.device,
+        "part_of": info.part_of,
+        "capacity": counter.capacity,
+        "occupied": counter.occupied,
+        "free": counter.free,
+        "freshness": counter.freshness,
+        "observed_at": _iso_ms(counter.observed_ms),
+    }
+
+
+def _parking(parking: ParkingSummary) -> dict[str, Any]:
+    lots: list[dict[str, Any]] = []
+    for site in parking.sites:
+        lots.append(_lot(site.lot, site.counter))
+        lots += [_lot(level.lot, level.counter) for level in site.levels]
+    return {
+        # Each site counted once (its counter, else its levels), plus the spaces in no lot.
+        "free_spaces": parking.count.free,
+        "capacity": parking.count.capacity,
+        "freshness": parking.count.freshness,
+        "observed_at": _iso_ms(parking.count.observed_ms),
+        "age_s": parking.count.age_s,
+        "sites": [
             {
-                "building": building.id,
-                "name": building.name,
-                "name_en": building.name_en,
-                "parking": {
-                    # Lots count every car; where a building has no lot counter, count the free spaces.
-                    "free_spaces": sum(free_lots)
-                    if free_lots
-                    else (space_summary["free"] if spaces else None),
-                    "lots": lots,
-                    "spaces": space_summary,
-                },
-                "aed": {"total": len(aeds), "ready": sum(1 for a in aeds if a["ready"]), "devices": aeds},
-                "canteen": canteens,
+                "site": site.lot.device,
+                **_figure(site.count),
+                "levels": [{"level": level.lot.device, **_figure(level.count)} for level in site.levels],
             }
-        )
+            for site in parking.sites
+        ],
+        "lots": lots,
+        "spaces": {
+            "total": parking.spaces.total,
+            "occupied": parking.spaces.occupied,
+            "free": parking.spaces.free,
+            "unknown": parking.spaces.unknown,
+        },
+    }
+
+
+def _building(b: BuildingSummary) -> dict[str, Any]:
+    aeds = b.aed.devices if b.aed is not None else ()
+    return {
+        "building": b.building.id,
+        "name": b.building.name,
+        "name_en": b.building.name_en,
+        "parking": _parking(b.parking) if b.parking is not None else None,
+        "aed": {
+            "total": len(aeds),
+            "ready": sum(1 for a in aeds if a.ready),
+            "devices": [
+                {
+                    "device": a.info.device,
+                    "location": a.info.location,
+                    "state": a.state,
+                    "ready": a.ready,
+                    "battery_pct": a.battery_pct,
+                    "freshness": a.freshness,
+                    "observed_at": _iso_ms(a.observed_ms),
+                }
+                for a in aeds
+            ],
+        },
+        "canteen": [
+            {
+                "device": c.info.device,
+                "occupancy": c.occupancy,
+                "capacity": c.capacity,
+                "load": c.load,
+                "queue_length": c.queue_length,
+                "freshness": c.freshness,
+                "observed_at": _iso_ms(c.observed_ms),
+            }
+            for c in b.canteens
+        ],
+    }
+
+
+def building_status(
+    registry: Registry, latest: Mapping[DeviceKey, DeviceState], now: dt.datetime
+) -> dict[str, Any]:
+    area = summarize(registry, latest, int(now.timestamp() * 1000))
     return {
         "area": registry.area,
         "area_name": registry.area_name,
         "at": now.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-        "buildings": buildings,
+        "buildings": [_building(b) for b in area.buildings],
     }

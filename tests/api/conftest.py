@@ -14,11 +14,11 @@ from sqlalchemy import Engine
 
 from api.app import create_app
 from api.config import ApiConfig
-from api.device_state import DeviceStateTable
 from api.influx import InfluxQueryClient
 from api.roles import Role
 from api.server import ApiServer
 from api.tokens import TokenStore
+from collector.latest import LatestState
 from collector.registry import Registry
 from rules.records import EventRecord
 from rules.store import AlertStore, NewAlert
@@ -44,7 +44,7 @@ class Api:
     server: ApiServer
     store: AlertStore
     tokens: TokenStore
-    devices: DeviceStateTable
+    devices: LatestState
     token: dict[Role, str]
 
     @property
@@ -73,12 +73,12 @@ def start_api(engine: Engine, registry: Registry) -> Iterator[Callable[..., Api]
     def start(
         config: ApiConfig | None = None,
         history: InfluxQueryClient | None = None,
-        devices: DeviceStateTable | None = None,
+        devices: LatestState | None = None,
         clock: Callable[[], dt.datetime] | None = None,
     ) -> Api:
         store = AlertStore(engine)
         tokens = TokenStore(engine)
-        table = devices or DeviceStateTable()
+        table = devices if devices is not None else LatestState(registry)
         extra: dict[str, Any] = {"clock": clock} if clock else {}
         app = create_app(
             config or ApiConfig(rate_per_s=1000, rate_burst=1000, sse_poll_s=0.5),

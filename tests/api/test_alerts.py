@@ -3,7 +3,11 @@ one alert with its events, ack and resolve with notes, and the errors a client c
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
+
+import httpx
 
 from api.roles import Role
 from rules.store import NewAlert
@@ -200,6 +204,22 @@ def test_silences_create_list_end(api: Api) -> None:
         assert api.store.get(lot.id).silenced is True  # type: ignore[union-attr]
         listed = client.get("/api/v1/silences", params={"active": True}).json()
         assert [s["id"] for s in listed] == [silence["id"]]
+        # Extend by an hour past its end, then set an end outright; neither, both or the past: refused.
+        url = f"/api/v1/silences/{silence['id']}"
+        longer = client.patch(url, json={"extend_minutes": 60})
+        assert longer.status_code == 200, longer.text
+        end = dt.datetime.fromisoformat(silence["ends_at"])
+        assert dt.datetime.fromisoformat(longer.json()["ends_at"]) == end + dt.timedelta(hours=1)
+        later = end + dt.timedelta(hours=5)
+        assert client.patch(url, json={"ends_at": later.isoformat()}).json()["ends_at"] == later.isoformat(
+            timespec="microseconds"
+        )
+        assert [
+            client.patch(url, json=body).status_code
+            for body in ({}, {"extend_minutes": 5, "ends_at": later.isoformat()}, {"ends_at": T0.isoformat()})
+        ] == [422, 422, 400]
+        assert client.patch("/api/v1/silences/424242", json={"extend_minutes": 5}).status_code == 404
+        assert api.store.get(lot.id).silenced is True  # type: ignore[union-attr]
         ended = client.delete(f"/api/v1/silences/{silence['id']}")
         assert ended.status_code == 200 and ended.json()["active"] is False
         assert ended.json()["ended_by"] == "operator-1"
@@ -218,3 +238,135 @@ def test_silences_create_list_end(api: Api) -> None:
         codes = [client.post("/api/v1/silences", json=body).status_code for body in bad]
         assert codes == [400, 422, 422, 400, 422, 422]
         assert client.delete("/api/v1/silences/424242").status_code == 404
+        # An ended silence cannot be brought back by extending it.
+        assert client.patch(url, json={"extend_minutes": 60}).status_code == 400
+
+
+def _priority_population(api: Api) -> dict[str, int]:
+    """Alerts whose priority order is known: severity first, then urgency, then newest first."""
+    ids: dict[str, int] = {}
+    rows = [
+        # name, rule, severity, device, minute raised
+        ("old-critical", "aed-cabinet-open", "critical", "aed-1", 0),
+        ("new-critical", "aed-cabinet-open", "critical", "aed-2", 5),
+        ("acked-critical", "aed-cabinet-open", "critical", "aed-3", 9),
+        ("major", "aed-fault", "major", "aed-4", 10),
+        ("minor", "aed-battery-low", "minor", "aed-5", 11),
+        ("resolved-critical", "aed-cabinet-open", "critical", "aed-6", 12),
+    ]
+    for name, rule, severity, device, minute in rows:
+        event = api.store.raise_alert(
+            NewAlert(rule, severity, "darong-b", "aed", device, f"{rule} {device}", True, {}),
+            T0 + dt.timedelta(minutes=minute),
+        )
+        assert event is not None
+        ids[name] = event.alert.id
+    later = T0 + dt.timedelta(minutes=30)
+    # The older critical went unacknowledged long enough to escalate: it outranks the newer one.
+    assert api.store.escalate(ids["old-critical"], 0, later) is not None
+    api.store.acknowledge(ids["acked-critical"], "patrol-wang", "on my way", later)
+    api.store.resolve(ids["resolved-critical"], "ops-li", None, later)
+    return ids
+
+
+def test_priority_order_puts_escalated_then_firing_critical_first(api: Api) -> None:
+    ids = _priority_population(api)
+    with api.client(Role.VIEWER) as client:
+        body = client.get("/api/v1/alerts", params={"sort": "priority"}).json()
+        reverse = client.get("/api/v1/alerts", params={"sort": "-priority"}).json()
+    expected = ["old-critical", "new-critical", "acked-critical", "resolved-critical", "major", "minor"]
+    assert _ids(body) == [ids[name] for name in expected]
+    assert _ids(reverse) == [ids[name] for name in reversed(expected)]
+    assert body["counts"] == {
+        "severity": {"critical": 4, "major": 1, "minor": 1, "warning": 0, "info": 0},
+        "state": {"firing": 4, "acknowledged": 1, "resolved": 1},
+    }
+
+
+def test_counts_follow_the_filter_but_not_their_own_facet(api: Api) -> None:
+    _priority_population(api)
+    with api.client(Role.VIEWER) as client:
+        body = client.get(
+            "/api/v1/alerts", params={"state": ["firing", "acknowledged"], "severity": "critical"}
+        ).json()
+    assert len(body["items"]) == 3
+    # Severity counts ignore the severity filter (they say what choosing another would show) ...
+    assert body["counts"]["severity"] == {"critical": 3, "major": 1, "minor": 1, "warning": 0, "info": 0}
+    # ... and state counts ignore the state filter.
+    assert body["counts"]["state"] == {"firing": 2, "acknowledged": 1, "resolved": 1}
+
+
+def test_priority_paging_visits_every_alert_once_in_order(api: Api) -> None:
+    ids = _priority_population(api)
+    for n in range(40):
+        api.store.raise_alert(
+            NewAlert("device-offline", "minor", "darong-a", "parking_space", f"b1-{n:03d}", "x", None, {}),
+            T0 + dt.timedelta(seconds=n // 4),  # ties on started_at: broken by id
+        )
+    with api.client(Role.VIEWER) as client:
+        full = _ids(client.get("/api/v1/alerts", params={"sort": "priority", "limit": 1000}).json())
+        seen: list[int] = []
+        cursor = None
+        while True:
+            params: dict[str, object] = {"limit": 7, "sort": "priority"}
+            if cursor:
+                params["cursor"] = cursor
+            page = client.get("/api/v1/alerts", params=params).json()  # type: ignore[arg-type]
+            assert (page["counts"] is None) == (cursor is not None)  # counted on the first page only
+            seen += _ids(page)
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert (
+            client.get(
+                "/api/v1/alerts", params={"sort": "-started_at", "cursor": _cursor_of(client)}
+            ).status_code
+            == 400
+        )
+    assert seen == full and len(full) == 46
+    assert seen[0] == ids["old-critical"]
+
+
+def _cursor_of(client: httpx.Client) -> str:
+    cursor = client.get("/api/v1/alerts", params={"sort": "priority", "limit": 1}).json()["next_cursor"]
+    assert isinstance(cursor, str)
+    return cursor  # a priority cursor, refused by another sort
+
+
+def test_malformed_priority_cursors_are_400(api: Api) -> None:
+    api.raise_alert()
+    bad = [
+        ["priority", [0, 1], 3],
+        ["priority", [0, 1, "2026-11-27T01:00:00"], 3],  # naive
+        ["priority", [2**70, 1, "2026-11-27T01:00:00+00:00"], 3],
+        ["priority", [0, 1, "yesterday"], 3],
+        ["priority", [0, 1, "2026-11-27T01:00:00+00:00"], True],
+    ]
+    with api.client(Role.VIEWER) as client:
+        for raw in bad:
+            cursor = base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+            response = client.get("/api/v1/alerts", params={"sort": "priority", "cursor": cursor})
+            assert response.status_code == 400, (raw, response.text)
+
+
+def test_text_and_time_range_filters(api: Api) -> None:
+    ids = _fill(api)
+    with api.client(Role.VIEWER) as client:
+
+        def get(**params: object) -> list[int]:
+            response = client.get("/api/v1/alerts", params=params)  # type: ignore[arg-type]
+            assert response.status_code == 200, response.text
+            return sorted(_ids(response.json()))
+
+        assert get(q="LOBBY") == sorted(
+            [ids["aed-cabinet-open/aed-b-1f-lobby"], ids["aed-fault/aed-b-1f-lobby"]]
+        )
+        assert get(q="main-hall") == [ids["canteen-crowded/main-hall"]]
+        assert get(q="100%_") == []  # LIKE wildcards are matched literally
+        since = (T0 + dt.timedelta(minutes=4)).isoformat()
+        until = (T0 + dt.timedelta(minutes=5)).isoformat()
+        assert get(since=since) == sorted(
+            [ids["parking-lot-full/garage-b1"], ids["canteen-crowded/main-hall"]]
+        )
+        assert get(since=since, until=until) == [ids["parking-lot-full/garage-b1"]]
+        assert client.get("/api/v1/alerts", params={"since": "2026-11-27T01:00:00"}).status_code == 422

@@ -64,6 +64,14 @@ CALLS = [
             f"/api/v1/silences/{a.store.create_silence(reason='x', created_by='t', ends_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1), now=dt.datetime.now(dt.UTC), device=f'dev-{n}').id}"
         ),
     ),
+    Call(
+        "extend silence",
+        OPERATORS,
+        lambda a, c, n: c.patch(
+            f"/api/v1/silences/{a.store.create_silence(reason='x', created_by='t', ends_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1), now=dt.datetime.now(dt.UTC), device=f'dev-{n}').id}",
+            json={"extend_minutes": 30},
+        ),
+    ),
     Call("devices", ALL, lambda a, c, n: c.get("/api/v1/devices")),
     Call("one device", ALL, lambda a, c, n: c.get("/api/v1/devices/darong-b/aed/aed-b-1f-lobby")),
     Call("buildings", ALL, lambda a, c, n: c.get("/api/v1/buildings")),
@@ -103,7 +111,7 @@ def test_no_token_is_401_on_every_protected_route(api: Api) -> None:
 def test_unknown_revoked_and_expired_tokens_get_the_same_401(api: Api) -> None:
     now = dt.datetime.now(dt.UTC)
     _, revoked = api.tokens.create("gone", Role.ADMIN, now)
-    api.tokens.revoke("gone", now)
+    api.tokens.revoke_name("gone", now)
     _, expired = api.tokens.create("old", Role.ADMIN, now - dt.timedelta(days=3), expires_days=1)
     forged = api.token[Role.ADMIN][:-4] + "AAAA"
     answers = []
@@ -199,9 +207,15 @@ def test_readyz_reports_the_alert_store(api: Api) -> None:
         with api.store.engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE alert_events RENAME TO alert_events_away")
         down = client.get("/readyz")
+        told = client.get("/readyz", headers={"Authorization": f"Bearer {api.token[Role.VIEWER]}"})
         with api.store.engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE alert_events_away RENAME TO alert_events")
         assert client.get("/readyz").status_code == 200
     assert down.status_code == 503
-    check = down.json()["checks"]["alert_store"]
+    # Without a token: which dependency, not how (no database text for anyone who asks).
+    assert down.json()["checks"]["alert_store"] == {"ok": False, "detail": "unavailable"}
+    assert "alert_events" not in down.text and "Error" not in down.text
+    # With a valid token: the error, for whoever operates the system.
+    assert told.status_code == 503
+    check = told.json()["checks"]["alert_store"]
     assert check["ok"] is False and "OperationalError" in check["detail"]

@@ -12,10 +12,10 @@ import paho.mqtt.publish as mqtt_publish
 import pytest
 
 from api.config import ApiConfig
-from api.device_state import DeviceState, DeviceStateTable
 from api.device_status import status_of
 from api.mqtt_feed import MqttConfig
 from api.roles import Role
+from collector.latest import DeviceState, LatestState
 from collector.models import Availability, DeviceKey, Reading
 from collector.registry import Registry
 from louyu.testing.services import Mosquitto
@@ -56,7 +56,7 @@ def test_status_rules(
 
 
 def test_fields_merge_and_old_readings_never_overwrite_new_ones() -> None:
-    table = DeviceStateTable()
+    table = LatestState(Registry.load())
     table.apply(Reading("darong-b", "aed", "aed-b-1f-lobby", 2000, {"state": "ready", "battery_pct": 92.0}))
     table.apply(Reading("darong-b", "aed", "aed-b-1f-lobby", 3000, {"state": "fault"}))
     table.apply(Reading("darong-b", "aed", "aed-b-1f-lobby", 1000, {"state": "in_use", "battery_pct": 10.0}))
@@ -72,7 +72,8 @@ def test_fields_merge_and_old_readings_never_overwrite_new_ones() -> None:
 
 
 def test_devices_and_buildings_routes(start_api: Callable[..., Api]) -> None:
-    table = DeviceStateTable()
+    # Open mode (no trusted registry): a device heard but not registered is listed as such.
+    table = LatestState(Registry.load(), accept_unknown=True)
     now_ms = int(time.time() * 1000)
     table.apply(
         Reading("darong-b", "aed", "aed-b-1f-lobby", now_ms, {"state": "ready", "cabinet_open": False})
@@ -105,13 +106,42 @@ def test_devices_and_buildings_routes(start_api: Callable[..., Api]) -> None:
     parking = buildings["darong-a"]["parking"]
     assert (parking["spaces_total"], parking["spaces_free"], parking["spaces_occupied"]) == (600, 3, 7)
     assert parking["spaces_unknown"] == 590  # 589 never heard from, b1-011 silent
-    assert parking["lots"][0] == {"device": "garage", "occupied": 450, "capacity": 600, "free": 150}
-    assert buildings["darong-b"]["aed"] == {"total": 2, "ready": 1, "not_ready": ["aed-b-12f-lift"]}
-    assert buildings["darong-b"]["canteens"] == [
-        {"device": "main-hall", "occupancy": 210, "capacity": 420, "load": 0.5, "queue_length": 12}
+    garage = parking["lots"][0]
+    assert {k: garage[k] for k in ("device", "occupied", "capacity", "free", "part_of", "freshness")} == {
+        "device": "garage",
+        "occupied": 450,
+        "capacity": 600,
+        "free": 150,
+        "part_of": None,
+        "freshness": "fresh",
+    }
+    assert [(lot["device"], lot["part_of"], lot["freshness"]) for lot in parking["lots"][1:]] == [
+        ("garage-b1", "garage", "unknown"),
+        ("garage-b2", "garage", "unknown"),
     ]
+    # The building's total is the garage's counter, not the garage plus its levels.
+    assert (parking["free"], parking["capacity"]) == (150, 600)
+    assert parking["sites"][0]["count"]["source"] == "counter"
+    assert [level["device"] for level in parking["sites"][0]["levels"]] == ["garage-b1", "garage-b2"]
+    aed = buildings["darong-b"]["aed"]
+    assert (aed["total"], aed["ready"], aed["not_ready"], aed["freshness"]) == (
+        2,
+        1,
+        ["aed-b-12f-lift"],
+        "fresh",
+    )
+    [canteen] = buildings["darong-b"]["canteens"]
+    assert {k: canteen[k] for k in ("device", "occupancy", "capacity", "load", "queue_length")} == {
+        "device": "main-hall",
+        "occupancy": 210,
+        "capacity": 420,
+        "load": 0.5,
+        "queue_length": 12,
+    }
+    assert 0 <= canteen["age_s"] < 60 and canteen["freshness"] == "fresh"
     assert buildings["darong-b"]["open_alerts"] == 1
-    assert "darong-z" in buildings
+    # The summary covers the registry's buildings: a stray device does not invent a building.
+    assert "darong-z" not in buildings
 
 
 @pytest.mark.integration
@@ -146,7 +176,8 @@ def test_mqtt_telemetry_feeds_the_latest_state(start_api: Callable[..., Api], mo
     metrics = httpx.get(f"{api.url}/metrics", timeout=10).text
     assert "louyu_api_telemetry_messages_total 3.0" in metrics
     assert "louyu_api_telemetry_rejected_total 2.0" in metrics
-    assert popup["status"] == "unregistered" and popup["reading"] == {"occupancy": 5}
+    # Closed mode, the default: a device the registry does not know is not kept.
+    assert popup == {"detail": "device darong-q/canteen/pop-up is neither registered nor ever seen"}
     assert garage["online"] is False
 
 
@@ -165,13 +196,28 @@ def test_readyz_reports_the_broker(start_api: Callable[..., Api], mosquitto: Mos
         wait_for(200)
         mosquitto.stop()
         down = wait_for(503)
-        assert down.json()["checks"]["broker"] == {"ok": False, "detail": "not connected"}
+        assert down.json()["checks"]["broker"] == {"ok": False, "detail": "unavailable"}
+        told = client.get("/readyz", headers={"Authorization": f"Bearer {api.token[Role.VIEWER]}"})
+        assert told.json()["checks"]["broker"] == {"ok": False, "detail": "not connected"}
         mosquitto.start()
         wait_for(200)  # paho reconnects by itself
 
 
+def test_the_table_ignores_unknown_devices_unless_open() -> None:
+    registry = Registry.load()
+    table = LatestState(registry)
+    table.apply(Reading("darong-z", "aed", "made-up", 1000, {"state": "ready"}))
+    table.apply(Reading("darong-b", "aed", "aed-b-1f-lobby", 1000, {"state": "ready"}))
+    assert (
+        len(table) == 1 and table.ignored == 1 and table.get(DeviceKey("darong-z", "aed", "made-up")) is None
+    )
+    open_table = LatestState(registry, accept_unknown=True)
+    open_table.apply(Reading("darong-z", "aed", "made-up", 1000, {"state": "ready"}))
+    assert len(open_table) == 1 and open_table.ignored == 0
+
+
 def test_the_table_is_bounded() -> None:
-    table = DeviceStateTable(max_devices=3)
+    table = LatestState(None, max_devices=3)
     for n in range(5):
         table.apply(Reading("darong-z", "aed", f"made-up-{n}", 1000, {"state": "ready"}))
     table.apply(Reading("darong-z", "aed", "made-up-0", 2000, {"state": "fault"}))  # known: still updated

@@ -14,7 +14,7 @@ OWN_PATHS = {
     "/api/v1/alerts/{alert_id}/ack": {"post"},
     "/api/v1/alerts/{alert_id}/resolve": {"post"},
     "/api/v1/silences": {"get", "post"},
-    "/api/v1/silences/{silence_id}": {"delete"},
+    "/api/v1/silences/{silence_id}": {"delete", "patch"},
     "/api/v1/devices": {"get"},
     "/api/v1/devices/{building}/{kind}/{device}": {"get"},
     "/api/v1/devices/{building}/{kind}/{device}/history": {"get"},

@@ -174,7 +174,7 @@ def test_a_stream_ends_once_its_token_is_revoked(start_api: Callable[..., Api]) 
             events = read_events(response)
             first = api.raise_alert(device="before-revoke")
             assert next(events).id == first.id
-            api.tokens.revoke("viewer-1", dt.datetime.now(dt.UTC))
+            api.tokens.revoke_name("viewer-1", dt.datetime.now(dt.UTC))
             started = time.monotonic()
             rest = list(events)  # returns when the server ends the stream
         assert rest == [] and time.monotonic() - started < 5

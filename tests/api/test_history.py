@@ -239,12 +239,13 @@ def test_requests_that_cannot_be_answered(start_api: Callable[..., Api], influx:
         cases = {
             "field": ("nonsense", 400, "parking_lot has no field 'nonsense'"),
             "every": ("5 minutes", 400, "every '5 minutes' must be a number and a unit"),
+            "every ": ("999999999d", 400, "every '999999999d' is wider than the limit, 366d"),
             "end": ((T0 - dt.timedelta(hours=1)).isoformat(), 400, "end must be after start"),
             "start": ("2026-11-27T01:00:00", 400, "start needs a UTC offset"),
         }
         for name, (value, status, message) in cases.items():
             params = _params(field="occupied")
-            params[name] = value
+            params[name.strip()] = value
             response = client.get(url, params=params)
             assert response.status_code == status, (name, response.text)
             assert message in response.json()["detail"], (name, response.text)
@@ -300,6 +301,8 @@ HOSTILE_FIELDS = [
     "time",
 ]
 HOSTILE_EVERY = [
+    "999999999d",
+    "367d",
     "1m) fill(0); DROP DATABASE louyu; --",
     "5m;",
     "0m",

@@ -7,7 +7,9 @@ import asyncio
 import httpx
 import pytest
 
-from api.influx import InfluxError, InfluxQueryClient
+from api.influx import InfluxError, InfluxQueryClient, StatementRefusedError
+from api.influxql_guard import check_select
+from louyu.testing.services import Influxd
 
 
 def test_v2_sends_a_token_and_v1_basic_auth() -> None:
@@ -20,7 +22,7 @@ def test_v2_sends_a_token_and_v1_basic_auth() -> None:
 
     async def run(client: InfluxQueryClient) -> None:
         await client.open()
-        await client.query("SHOW MEASUREMENTS")
+        await client.query('SELECT last("occupied") FROM "parking_lot"')
         await client.close()
 
     for client in (
@@ -38,8 +40,9 @@ def test_v2_sends_a_token_and_v1_basic_auth() -> None:
     ):
         asyncio.run(run(client))
     assert seen[0].headers["authorization"] == "Token t0ken"
-    assert seen[0].url.path == "/query"
-    assert b"db=louyu" in seen[0].content
+    # Reads go by GET, which InfluxDB 1.x refuses for any statement that writes.
+    assert seen[0].method == "GET" and seen[0].url.path == "/query"
+    assert seen[0].url.params["db"] == "louyu"
     assert seen[1].headers["authorization"] == "Basic dTpw"
 
 
@@ -76,3 +79,69 @@ def test_unreachable_is_flagged() -> None:
     with pytest.raises(InfluxError) as caught:
         asyncio.run(run())
     assert caught.value.unreachable
+
+
+ALLOWED = [
+    'SELECT mean("occupied") AS "v" FROM "parking_lot" WHERE "building" = \'a;b\' GROUP BY time(60000ms)',
+    'select last("x") from "aed"',
+    'SELECT "into" FROM "drop; database" WHERE "device" = \'it\\\'s INTO x; DROP\'',
+]
+REFUSED = [
+    "DROP DATABASE louyu",
+    "CREATE USER eve WITH PASSWORD 'x' WITH ALL PRIVILEGES",
+    "SHOW USERS",
+    'SELECT * INTO "copy" FROM "parking_lot"',
+    'SELECT * FROM "aed"; DROP DATABASE louyu',
+    "SELECT 1 -- ; DROP",
+    'SELECT "unclosed FROM aed',
+    "  DELETE FROM aed",
+    "",
+]
+
+
+@pytest.mark.parametrize("statement", ALLOWED)
+def test_one_select_passes_the_guard(statement: str) -> None:
+    assert check_select(statement) == statement
+
+
+@pytest.mark.parametrize("statement", REFUSED)
+def test_anything_else_is_refused(statement: str) -> None:
+    with pytest.raises(StatementRefusedError):
+        check_select(statement)
+
+
+@pytest.mark.integration
+def test_write_statements_never_reach_influxdb(influxd: Influxd) -> None:
+    """Against the real influxd: the client refuses a write before sending it, several reads in
+    one request still work (start-up seeding), and the database is untouched."""
+    httpx.post(f"{influxd.url}/query", data={"q": "CREATE DATABASE louyu"}, timeout=10).raise_for_status()
+    write = httpx.post(
+        f"{influxd.url}/write", params={"db": "louyu"}, content="aed,building=b,device=d x=1i 1", timeout=10
+    )
+    assert write.status_code == 204
+
+    async def run() -> list[str]:
+        client = InfluxQueryClient(influxd.url, "v1", "louyu")
+        await client.open()
+        refused = []
+        try:
+            for statement in REFUSED[:5]:
+                try:
+                    await client.query(statement)
+                except StatementRefusedError:
+                    refused.append(statement)
+            both = await client.query_many(['SELECT "x" FROM "aed"', 'SELECT count("x") FROM "aed"'])
+            assert [series[0].values for series in both] == [[[0, 1]], [[0, 1]]]
+        finally:
+            await client.close()
+        return refused
+
+    assert asyncio.run(run()) == REFUSED[:5]
+    shown = httpx.get(f"{influxd.url}/query", params={"q": "SHOW DATABASES"}, timeout=10).json()
+    assert ["louyu"] in shown["results"][0]["series"][0]["values"]
+    users = httpx.get(f"{influxd.url}/query", params={"q": "SHOW USERS"}, timeout=10).json()
+    assert "series" not in users["results"][0] or users["results"][0]["series"][0].get("values") is None
+    measurements = httpx.get(
+        f"{influxd.url}/query", params={"q": "SHOW MEASUREMENTS", "db": "louyu"}, timeout=10
+    ).json()
+    assert measurements["results"][0]["series"][0]["values"] == [["aed"]]

@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 from api.roles import Role
 from louyu.testing.postgres import Postgres, postgres_bindir
 from louyu.testing.services import ServiceError
-from rules.db import Base, create_all, make_engine
-from rules.tables import EventRow
+from rules.database import make_engine
+from rules.database.alerts import EventRow
+from rules.database.migrate import upgrade
 from tests.api.conftest import Api
 from tests.api.sse import read_events, take
+from tests.api.test_hardening import assert_crafted_cursors_refused
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +37,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     server = Postgres(tmp_path / "postgres")
     server.start()
     engine = make_engine(server.url)
-    Base.metadata.drop_all(engine)
-    create_all(engine)
+    upgrade(engine)
     yield engine
     engine.dispose()
     server.kill()
@@ -50,6 +51,17 @@ def test_the_api_on_postgresql(api: Api) -> None:
             "/api/v1/alerts", params={"limit": 2, "sort": "started_at", "cursor": page["next_cursor"]}
         )
         assert [a["id"] for a in page["items"] + second.json()["items"]] == [a.id for a in alerts[:4]]
+        # The priority order's cursor (CASE expression, mixed directions) and the filters' counts.
+        api.store.acknowledge(alerts[4].id, "patrol-wang", None, dt.datetime.now(dt.UTC))
+        first = client.get("/api/v1/alerts", params={"limit": 3, "sort": "priority", "q": "AED"}).json()
+        rest = client.get(
+            "/api/v1/alerts",
+            params={"limit": 3, "sort": "priority", "q": "AED", "cursor": first["next_cursor"]},
+        ).json()
+        assert [a["id"] for a in first["items"] + rest["items"]] == [a.id for a in reversed(alerts[:4])] + [
+            alerts[4].id
+        ]
+        assert first["counts"]["state"] == {"firing": 4, "acknowledged": 1, "resolved": 0}
         with client.stream("GET", "/api/v1/events") as stream:
             assert (
                 client.post(f"/api/v1/alerts/{alerts[0].id}/ack", json={"note": "on my way"}).status_code
@@ -67,7 +79,7 @@ def test_the_api_on_postgresql(api: Api) -> None:
         )
         assert silence.status_code == 201
         assert client.delete(f"/api/v1/silences/{silence.json()['id']}").status_code == 200
-    api.tokens.revoke("operator-1", dt.datetime.now(dt.UTC))
+    api.tokens.revoke_name("operator-1", dt.datetime.now(dt.UTC))
     with api.client(Role.OPERATOR) as client:
         assert client.get("/api/v1/alerts").status_code == 401
 
@@ -99,3 +111,7 @@ def test_an_event_committed_late_is_not_skipped(api: Api) -> None:
         got = [next(events), next(events)]
     assert [e.id for e in got] == [slow_id, fast.id]
     assert got[0].data["note"] == "slow writer"
+
+
+def test_crafted_cursors_are_400s_on_postgresql(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    assert_crafted_cursors_refused(api, caplog)

@@ -200,7 +200,10 @@ def test_a_refused_line_does_not_cost_the_rest_of_its_batch(
             f"{influxd.url}/write?db=louyu", data=b'aed,building=old,device=x battery_pct="low"'
         )
     ).close()
-    collector = start_collector(mosquitto.port, InfluxTarget(influxd.url), batch_size=1000)
+    # 300 AED ids, more than the registry has: stored with the open behaviour.
+    collector = start_collector(
+        mosquitto.port, InfluxTarget(influxd.url), batch_size=1000, unknown_devices="accept"
+    )
     now = int(time.time() * 1000)
     messages = []
     for n, space in enumerate(stream(300)):

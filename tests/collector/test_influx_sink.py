@@ -16,6 +16,7 @@ from collector.dead_letters import DeadLetters
 from collector.errors import RejectedWriteError, RetryableWriteError
 from collector.influx_sink import V1Sink, V2Sink, parse_retry_after
 from collector.pipeline import Pipeline
+from collector.quarantine import Quarantine
 from collector.registry import Registry
 from collector.spool import Spool
 from louyu.testing.services import free_port
@@ -133,6 +134,7 @@ def test_pipeline_waits_as_long_as_retry_after_says(fake: FakeInflux, tmp_path: 
         sink=V1Sink(fake.url, "louyu"),
         spool=Spool(tmp_path / "s.db"),
         dead_letters=DeadLetters(tmp_path / "d.db"),
+        quarantine=Quarantine(tmp_path / "d.db"),
         registry=Registry.load(),
         acker=lambda mid, qos: acks.append(mid),
         batch_interval_s=0.05,
@@ -155,3 +157,5 @@ def test_pipeline_waits_as_long_as_retry_after_says(fake: FakeInflux, tmp_path: 
         pipeline.stop()
         pipeline.spool.close()
         pipeline.dead_letters.close()
+    assert pipeline.quarantine is not None
+    pipeline.quarantine.close()

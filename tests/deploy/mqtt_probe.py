@@ -43,11 +43,17 @@ class Probe:
         tls_ca: str | None = None,
     ) -> None:
         self.port = port
+        self.username = username
+        # plain: default session settings, so one of the account's interchangeable clients
+        self.plain = client_id is None and clean_start and session_expiry_s == 0 and tls_ca is None
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"probe-{uuid.uuid4().hex[:10]}",
             protocol=mqtt.MQTTv5,
         )
+        # paho reconnects a dropped connection by itself: a probe the broker drops stays dropped
+        # (within a test), so that the test sees it and two clients never take turns.
+        self.client.reconnect_delay_set(min_delay=3600, max_delay=3600)
         if username is not None:
             self.client.username_pw_set(username, password)
         if tls_ca is not None:
@@ -94,6 +100,10 @@ class Probe:
             return self._connack.get(timeout=timeout)
         except queue.Empty:
             return None
+
+    def is_open(self) -> bool:
+        """Connected, and not closed by the test."""
+        return self._started and self.client.is_connected()
 
     def connected_ok(self) -> bool:
         rc = self.connect()

@@ -13,8 +13,11 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from louyu.testing.services import Mosquitto, free_port
 from tests.deploy.mqtt_probe import Probe
@@ -22,11 +25,28 @@ from tests.deploy.mqtt_probe import Probe
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 MOSQUITTO_DIR = DEPLOY / "mosquitto"
 ACCOUNTS = MOSQUITTO_DIR / "accounts.sh"
-SERVICES = ("collector", "rules", "notifier", "api")
-# The sensor and patrol accounts every shipped broker of the tests has.
-SENSORS = ("darong-a", "darong-b")
-PATROLS = ("li", "wang")
+# The env file's password variable of each service account `accounts.sh services` makes.
+SERVICES = {
+    "louyu-collector-1": "LOUYU_COLLECTOR_MQTT_PASSWORD",
+    "louyu-collector-2": "LOUYU_COLLECTOR_2_MQTT_PASSWORD",
+    "louyu-rules": "LOUYU_RULES_MQTT_PASSWORD",
+    "louyu-notifier": "LOUYU_NOTIFIER_MQTT_PASSWORD",
+    "louyu-api": "LOUYU_API_MQTT_PASSWORD",
+}
+# The other accounts every shipped broker of the tests has, as `accounts.sh` arguments: two
+# buildings' gateways and a second gateway of darong-a, two patrols, and a rules engine of its own
+# for darong-a (LOUYU_RULES_BUILDINGS).
+SENSORS = (("darong-a",), ("darong-b",), ("darong-a", "2"))
+PATROLS = (("li",), ("wang",))
+INSTANCES = (("rules", "louyu-rules-darong-a"),)
 SETTLE_S = 0.3  # after the marker has arrived, how long a refused message gets to show up anyway
+
+
+def compose_env(service: str) -> dict[str, str]:
+    """The service's environment in deploy/docker-compose.yml, `${VAR:-default}` as its default."""
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    env = compose["services"][service]["environment"]
+    return {str(k): re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()}
 
 
 def rewrite_config(text: str, root: Path, port: int) -> str:
@@ -46,13 +66,15 @@ def rewrite_config(text: str, root: Path, port: int) -> str:
 class ShippedMosquitto(Mosquitto):
     name = "mosquitto-shipped"
 
-    def __init__(self, root: Path, port: int | None = None) -> None:
+    def __init__(self, root: Path, port: int | None = None, edit: Callable[[str], str] | None = None) -> None:
         super().__init__(root / "run", port=port)
         self.root = root
+        self.edit = edit
 
     def write_config(self) -> Path:
         conf = self.root / "config" / "mosquitto.conf"
-        conf.write_text(rewrite_config((MOSQUITTO_DIR / "mosquitto.conf").read_text(), self.root, self.port))
+        text = rewrite_config((MOSQUITTO_DIR / "mosquitto.conf").read_text(), self.root, self.port)
+        conf.write_text(self.edit(text) if self.edit is not None else text)
         return conf
 
 
@@ -85,6 +107,17 @@ class Broker:
         return p
 
     def client(self, user: str, **kwargs: object) -> Probe:
+        """A connected client of `user`: its open plain connection if it has one.
+
+        The broker takes the account name as client id (use_username_as_clientid), so a second
+        connection of an account would take the first one's place: an account's plain clients in
+        a test are one connection, as a gateway's sensors are. A client with its own session
+        settings (`kwargs`) is a connection of its own.
+        """
+        if not kwargs:
+            for open_probe in self.probes:
+                if open_probe.username == user and open_probe.plain and open_probe.is_open():
+                    return open_probe
         p = self.probe(user, None, **kwargs)
         rc = p.connect()
         assert rc is not None, f"{user}: no CONNACK"
@@ -97,9 +130,9 @@ class Broker:
         self.probes.clear()
 
 
-def start_shipped_broker(root: Path) -> Broker:
-    """A broker on the shipped configuration and ACL (no TLS), with the four service accounts
-    and the accounts of SENSORS and PATROLS made by accounts.sh."""
+def start_shipped_broker(root: Path, edit: Callable[[str], str] | None = None) -> Broker:
+    """A broker on the shipped configuration and ACL (no TLS), with the SERVICES accounts and
+    those of SENSORS, PATROLS and INSTANCES made by accounts.sh."""
     config_dir = root / "config"
     shutil.copytree(MOSQUITTO_DIR / "conf.d", config_dir / "conf.d")  # as shipped: no TLS yet
     (root / "data").mkdir()
@@ -108,18 +141,18 @@ def start_shipped_broker(root: Path) -> Broker:
     passwords: dict[str, str] = {}
     env_file = root / "test.env"
     lines = []
-    for svc in SERVICES:
-        passwords[f"louyu-{svc}"] = pw = os.urandom(12).hex()
-        lines.append(f'LOUYU_{svc.upper()}_MQTT_PASSWORD="{pw}"')
+    for account, variable in SERVICES.items():
+        passwords[account] = pw = os.urandom(12).hex()
+        lines.append(f'{variable}="{pw}"')
     env_file.write_text("\n".join(lines) + "\n")
     out = accounts(config_dir, "services", str(env_file))
-    assert "account louyu-collector set" in out
-    for kind, names in (("sensor", SENSORS), ("patrol", PATROLS)):
-        for name in names:
-            user, password = accounts(config_dir, kind, name).split()
+    assert sorted(out.splitlines()) == sorted(f"account {account} set" for account in SERVICES), out
+    for kind, arguments in (("sensor", SENSORS), ("patrol", PATROLS), ("service", INSTANCES)):
+        for args in arguments:
+            user, password = accounts(config_dir, kind, *args).split()
             passwords[user] = password
 
-    server = ShippedMosquitto(root, free_port())
+    server = ShippedMosquitto(root, free_port(), edit)
     server.start()
     return Broker(server, config_dir, passwords)
 

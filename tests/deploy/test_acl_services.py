@@ -2,7 +2,8 @@
 
 The ACL must allow what the services do, and nothing more. What they do is taken from the
 services themselves, not from a list kept here: the collector (`MqttSource`), two rules engines
-(one for every building, one owning `darong-a`, as `louyu rules` builds them), the notifier
+(one for every building, one owning `darong-a` on an account of its own made by
+`accounts.sh service`, as `louyu rules` builds them), the notifier
 (`NotifierService`) and the API's MQTT feed with its publisher (`MqttFeed`, `FeedPublisher`) run
 on a broker started from deploy/mosquitto/ with the accounts of deploy/mosquitto/accounts.sh, and
 every filter each one subscribes to and every topic it publishes on is recorded from its paho
@@ -29,14 +30,13 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-import yaml
 
 from collector.models import DeviceKey
 from collector.mqtt_source import BrokerTarget, MqttSource
 from collector.registry import Registry
 from louyu.commands.rules import build as build_rules
 from louyu.settings import Settings
-from rules.db import make_engine
+from rules.database import make_engine
 from rules.notify.config import parse_routing
 from rules.notify.service import MqttOptions, NotifierService
 from rules.runner import RulesRunner
@@ -45,19 +45,22 @@ from rules.store import AlertStore
 from tests.deploy.mqtt_probe import Received
 from tests.deploy.shipped_broker import (
     ALERT,
-    DEPLOY,
     EVERY_SHAPE,
     NOTIFICATION,
     SETTLE_S,
     TELEMETRY,
     Broker,
+    compose_env,
     topics_read,
 )
 from tests.notify.helpers import SECRET, HttpReceiver
 
 pytestmark = pytest.mark.integration
 
-SERVICE_ACCOUNTS = ("louyu-collector", "louyu-rules", "louyu-notifier", "louyu-api")
+SERVICE_ACCOUNTS = ("louyu-collector-1", "louyu-rules", "louyu-rules-darong-a", "louyu-notifier", "louyu-api")
+# A further instance's account has its role's ACL lines (accounts.sh service): it may publish what
+# its role publishes, though in the scenario only the engine of every building raises an alert.
+ROLE_OF = {"louyu-rules-darong-a": "louyu-rules"}
 RESERVED = ("alerts", "notify")  # second topic levels that are not buildings (contract section 1)
 AED_B = "louyu/darong-b/aed/aed-b-1f-lobby"
 CABINET_OPEN = "louyu/alerts/darong-b/critical/aed-cabinet-open"
@@ -131,13 +134,6 @@ def wait_for(check: Callable[[], object], timeout: float = 10.0) -> bool:
     return bool(check())
 
 
-def compose_env(service: str) -> dict[str, str]:
-    """The service's environment in deploy/docker-compose.yml, `${VAR:-default}` as its default."""
-    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
-    env = compose["services"][service]["environment"]
-    return {str(k): re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()}
-
-
 # --- the services at work ----------------------------------------------------------------------
 
 
@@ -162,9 +158,9 @@ class Outcome:
 
 @pytest.fixture(scope="module")
 def outcome(shipped_broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
-    from api.device_state import DeviceStateTable
     from api.mqtt_feed import MqttConfig, MqttFeed
     from api.publisher import FeedPublisher
+    from collector.latest import LatestState
 
     broker = shipped_broker
     port, pw = broker.port, broker.passwords
@@ -186,31 +182,33 @@ def outcome(shipped_broker: Broker, tmp_path_factory: pytest.TempPathFactory) ->
         source.ack(mid, qos)
 
     source = MqttSource(
-        target("louyu-collector"),
+        target("louyu-collector-1"),
         on_reading,
         client_id=collector_env["LOUYU_MQTT_CLIENT_ID"],
         shared_group=collector_env["LOUYU_MQTT_SHARED_GROUP"],
     )
-    record(source.client, "louyu-collector", seen)
+    record(source.client, "louyu-collector-1", seen)
 
     # The rules engines as `louyu rules` builds them: every building (the compose file's client
     # id), and one engine owning darong-a only (LOUYU_RULES_BUILDINGS), with a store of its own.
-    def rules(**overrides: Any) -> RulesRunner:
+    # Each engine has an account of its own: the broker uses the account name as client id.
+    def rules(account: str, **overrides: Any) -> RulesRunner:
         settings = Settings(
             mqtt_url=f"mqtt://127.0.0.1:{port}",
-            mqtt_username="louyu-rules",
-            mqtt_password=pw["louyu-rules"],
+            mqtt_username=account,
+            mqtt_password=pw[account],
+            mqtt_rules_client_id=account,
             **overrides,
         )
         runner = build_rules(settings, registry)
-        record(runner.client, "louyu-rules", seen)
+        record(runner.client, account, seen)
         return runner
 
     rules_env = compose_env("rules")
-    runner = rules(database_url=db_url, mqtt_rules_client_id=rules_env["LOUYU_MQTT_RULES_CLIENT_ID"])
+    runner = rules(rules_env["LOUYU_MQTT_USERNAME"], database_url=db_url)
     scoped = rules(
+        "louyu-rules-darong-a",
         database_url=f"sqlite:///{tmp / 'darong-a.db'}",
-        mqtt_rules_client_id="louyu-rules-darong-a",
         rules_buildings=["darong-a"],
     )
 
@@ -242,16 +240,14 @@ snapshot: {{every: 1h, receivers: [li]}}
     record(notifier.client, "louyu-notifier", seen)
 
     # The API's feed and the publisher its AlertService acknowledges through (api/app.py).
-    table = DeviceStateTable()
+    table = LatestState(registry)
     wakeups = [0]
 
     def on_alert_event() -> None:
         wakeups[0] += 1
 
     feed = MqttFeed(
-        MqttConfig(
-            "127.0.0.1", port, username="louyu-api", password=pw["louyu-api"], client_id="louyu-api-1"
-        ),
+        MqttConfig("127.0.0.1", port, username="louyu-api", password=pw["louyu-api"], client_id="louyu-api"),
         table,
         on_alert_event,
     )
@@ -466,7 +462,8 @@ def test_every_topic_a_service_publishes_on_is_writable(outcome: Outcome, broker
     watcher.subscribe("louyu/alerts/#")
     watcher.subscribe("louyu/notify/li")
     published = outcome.recorded.published
-    assert set(published) == {"louyu-rules", "louyu-notifier", "louyu-api"}, "who publishes changed"
+    assert {"louyu-rules", "louyu-notifier", "louyu-api"} <= set(published), "who publishes changed"
+    assert set(published) <= {"louyu-rules", "louyu-rules-darong-a", "louyu-notifier", "louyu-api"}
     for account, topics in sorted(published.items()):
         for topic in sorted(topics):
             assert family(topic) in RESERVED, f"{account} publishes {topic}: a service writing telemetry?"
@@ -485,7 +482,7 @@ def test_service_reads_what_its_filters_need_and_nothing_more(
     outcome: Outcome, broker: Broker, account: str
 ) -> None:
     filters = {unshared(f) for f in outcome.recorded.subscribed[account]}
-    writes = {family(t) for t in outcome.recorded.published[account]}
+    writes = role_writes(outcome, account)
     needed = {t for _, t in SAMPLES if any(intends(f, t) for f in filters)}
     at_most = {t for _, t in SAMPLES if any(intends(any_building(f), t) for f in filters)}
     # a service may write a topic its filters match by accident: it sees its own messages
@@ -495,13 +492,24 @@ def test_service_reads_what_its_filters_need_and_nothing_more(
     assert got <= at_most, f"{account} may read {sorted(got - at_most)}, which it does not subscribe to"
 
 
-# Topics of each family, with a reader that may read them, to see whether a write went through.
+def role_writes(outcome: Outcome, account: str) -> set[str]:
+    """The topic families the account's role was seen publishing."""
+    accounts = {account, ROLE_OF.get(account, account)}
+    return {family(t) for a in accounts for t in outcome.recorded.published[a]}
+
+
+# Topics of each family, with readers that may read them (the first that is not the writer: an
+# account has one connection), to see whether a write went through.
 WRITE_CHECKS = (
-    (TELEMETRY[1], "louyu-collector", "louyu/+/+/+"),
-    ("louyu/darong-a/aed/aed-a-1f-lobby/availability", "louyu-collector", "louyu/+/+/+/availability"),
-    ("louyu/darong-a/availability", "louyu-rules", "louyu/+/availability"),
-    (ALERT[1], "patrol-li", "louyu/alerts/#"),
-    (NOTIFICATION[1], "patrol-li", "louyu/notify/li"),
+    (TELEMETRY[1], ("louyu-collector-1", "louyu-collector-2"), "louyu/+/+/+"),
+    (
+        "louyu/darong-a/aed/aed-a-1f-lobby/availability",
+        ("louyu-collector-1", "louyu-collector-2"),
+        "louyu/+/+/+/availability",
+    ),
+    ("louyu/darong-a/availability", ("louyu-rules", "louyu-rules-darong-a"), "louyu/+/availability"),
+    (ALERT[1], ("patrol-li",), "louyu/alerts/#"),
+    (NOTIFICATION[1], ("patrol-li",), "louyu/notify/li"),
 )
 
 
@@ -509,10 +517,10 @@ WRITE_CHECKS = (
 def test_service_writes_what_it_publishes_and_nothing_more(
     outcome: Outcome, broker: Broker, account: str
 ) -> None:
-    writes = {family(t) for t in outcome.recorded.published[account]}
+    writes = role_writes(outcome, account)
     allowed: set[str] = set()
-    for topic, reader_account, topic_filter in WRITE_CHECKS:
-        reader = broker.client(reader_account)
+    for topic, readers, topic_filter in WRITE_CHECKS:
+        reader = broker.client(next(r for r in readers if r != account))
         reader.subscribe(topic_filter)
         attempt = f"from {account} {time.monotonic_ns()}".encode()
         writer = broker.client(account)

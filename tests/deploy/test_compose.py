@@ -3,13 +3,19 @@
 The compose file is validated against the Compose Specification's JSON schema (vendored in
 tests/deploy/schema/, see its README), then held to the rules of deploy/: every service has a
 healthcheck, every secret is a required `${VAR:?...}`, every LOUYU_* name is a real setting, every
-broker account exists in the shipped ACL, every file it mounts exists.
+broker account exists in the shipped ACL, every file it mounts exists; and the least-privilege
+promises of docs/security.md: plain MQTT on loopback only, one broker account per service instance,
+InfluxDB's admin token kept from every louyu service, a write-only token for the collector and a
+read-only one for the API and Grafana.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +26,30 @@ from typer.testing import CliRunner
 
 from louyu.cli import app as louyu_cli
 from louyu.settings import Settings
+from tests.deploy.shipped_broker import SERVICES as BROKER_SERVICE_ACCOUNTS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "docker-compose.yml"
 SCHEMA_FILE = Path(__file__).parent / "schema" / "compose-spec.json"
 LOUYU_SERVICES = ("collector", "collector-2", "rules", "api", "notifier")
+# Services that run once and exit (`restart: "no"`): no healthcheck, the others wait for their exit.
+ONE_SHOT = ("influxdb-tokens",)
+# Who may use InfluxDB, and with which token folder (deploy/influxdb/tokens.sh writes them).
+INFLUX_TOKEN_USERS = {
+    "collector": "influx-token-collector",
+    "collector-2": "influx-token-collector",
+    "api": "influx-token-reader",
+    "grafana": "influx-token-reader",
+}
+SECRETS_DIR = "/run/louyu/influx"
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET", re.I)
 VAR_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")
-# Read by the commands themselves, not by Settings (louyu/commands/notifier.py).
-EXTRA_LOUYU_NAMES = {"LOUYU_NOTIFY_FILE"}
+# Read by the commands themselves, not by Settings (louyu/commands/notifier.py), or by Settings'
+# own configuration (LOUYU_SECRETS_DIR: the folder of files holding settings, louyu/settings.py).
+EXTRA_LOUYU_NAMES = {"LOUYU_NOTIFY_FILE", "LOUYU_SECRETS_DIR"}
+# Names that look like secrets and are not: the folder the secrets are read from.
+NOT_SECRETS = {"LOUYU_SECRETS_DIR"}
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +91,9 @@ def test_schema_catches_a_broken_file(compose: dict[str, Any]) -> None:
 
 def test_every_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
     for name, service in services(compose).items():
+        if name in ONE_SHOT:
+            assert service["restart"] == "no", name
+            continue
         check = service.get("healthcheck")
         assert check, f"{name} has no healthcheck"
         assert not check.get("disable"), name
@@ -93,7 +116,12 @@ def test_louyu_services_run_the_louyu_image_and_commands(compose: dict[str, Any]
         assert result.exit_code == 0, f"`louyu {expected[name]}` is not a command: {result.output}"
         deps = service["depends_on"]
         assert deps["mosquitto"]["condition"] == "service_healthy"
-        assert deps["influxdb"]["condition"] == "service_healthy"
+        if name in INFLUX_TOKEN_USERS:
+            assert deps["influxdb"]["condition"] == "service_healthy"
+            assert deps["influxdb-tokens"]["condition"] == "service_completed_successfully"
+        else:
+            # the alert path (rules engine, notifier) starts and runs without InfluxDB
+            assert set(deps) == {"mosquitto"}, name
 
 
 def test_secrets_are_required_variables(compose: dict[str, Any]) -> None:
@@ -101,13 +129,13 @@ def test_secrets_are_required_variables(compose: dict[str, Any]) -> None:
     checked = 0
     for name, service in services(compose).items():
         for key, value in env_of(service).items():
-            if not SECRET_NAME.search(key):
+            if not SECRET_NAME.search(key) or key in NOT_SECRETS:
                 continue
             checked += 1
             match = VAR_REF.fullmatch(value)
             assert match, f"{name}.{key} = {value!r}: a secret must come from a variable"
             assert match.group(2) == ":?", f"{name}.{key}: use ${{VAR:?set me}}, not {value!r}"
-    assert checked >= 10
+    assert checked >= 9  # 5 broker passwords, InfluxDB admin password and token (x2), Grafana
     for var, op, _ in VAR_REF.findall(COMPOSE_FILE.read_text()):
         if SECRET_NAME.search(var):
             assert op == ":?", f"${{{var}}} is a secret: it must be required (:?)"
@@ -162,15 +190,61 @@ def default_or_filler(match: re.Match[str]) -> str:
 
 
 def test_broker_accounts_exist_in_the_acl(compose: dict[str, Any]) -> None:
+    """Each service's account has an ACL block, and its password is the variable from which
+    `accounts.sh services` makes that account (tests/deploy/shipped_broker.py runs it)."""
     acl_users = set(re.findall(r"^user (\S+)$", (DEPLOY / "mosquitto" / "acl").read_text(), flags=re.M))
-    script = (DEPLOY / "mosquitto" / "accounts.sh").read_text()
     for name in LOUYU_SERVICES:
         env = env_of(services(compose)[name])
         user = env["LOUYU_MQTT_USERNAME"]
         assert user in acl_users, f"{name}: account {user} has no ACL block"
-        svc = user.removeprefix("louyu-")
-        assert svc in script, f"accounts.sh does not create {user}"
-        assert env["LOUYU_MQTT_PASSWORD"].startswith(f"${{LOUYU_{svc.upper()}_MQTT_PASSWORD:?")
+        variable = BROKER_SERVICE_ACCOUNTS[user]
+        assert env["LOUYU_MQTT_PASSWORD"].startswith(f"${{{variable}:?"), name
+
+
+def test_each_service_instance_has_its_own_broker_account(compose: dict[str, Any]) -> None:
+    """The broker takes the account name as client id (use_username_as_clientid): two services on
+    one account would throw each other off. A client id the compose file sets is the account name,
+    so that what the file says is what the broker does."""
+    users = [env_of(services(compose)[name])["LOUYU_MQTT_USERNAME"] for name in LOUYU_SERVICES]
+    assert len(set(users)) == len(users), users
+    # a setting of each listener in mosquitto 2.0: every listener of the shipped files has it
+    # (tests/deploy/test_mosquitto_acl.py::test_tls_listener_serves_the_same_accounts tries 8883)
+    for name in ("mosquitto.conf", "tls.conf"):
+        conf = (DEPLOY / "mosquitto" / name).read_text()
+        sections = re.split(r"^listener ", conf, flags=re.M)[1:]
+        assert sections, name
+        for section in sections:
+            assert re.search(r"^use_username_as_clientid true$", section, flags=re.M), name
+    for name in LOUYU_SERVICES:
+        env = env_of(services(compose)[name])
+        for key in ("LOUYU_MQTT_CLIENT_ID", "LOUYU_MQTT_RULES_CLIENT_ID"):
+            if key in env:
+                assert env[key] == env["LOUYU_MQTT_USERNAME"], f"{name}: {key} is not its account name"
+
+
+def test_plain_mqtt_is_published_on_loopback_only(compose: dict[str, Any]) -> None:
+    """Port 1883 carries passwords in clear: the host publishes it on 127.0.0.1 (unless the
+    operator says otherwise); the TLS port 8883 is the gateways' way in."""
+    ports = services(compose)["mosquitto"]["ports"]
+    published: dict[str, str] = {}
+    for spec in ports:
+        expanded = VAR_REF.sub(default_or_filler, str(spec))
+        host, _, container = expanded.rpartition(":")
+        published[container] = host
+    assert published["1883"] == "127.0.0.1:1883"
+    assert published["8883"] == "8883"
+    tls = (DEPLOY / "mosquitto" / "tls.conf").read_text()
+    assert re.search(r"^listener 8883$", tls, flags=re.M) and re.search(r"^certfile ", tls, flags=re.M)
+    # and nothing else of the stack is published beyond loopback by default
+    for name, service in services(compose).items():
+        for spec in service.get("ports", []):
+            expanded = VAR_REF.sub(default_or_filler, str(spec))
+            if expanded.endswith(":8883") and name == "mosquitto":
+                continue
+            assert expanded.startswith("127.0.0.1:"), f"{name} publishes {spec} beyond loopback"
+    # the example .env does not undo it
+    example = (DEPLOY / ".env.example").read_text()
+    assert not re.search(r"^MQTT_PUBLISH=", example, flags=re.M)
 
 
 def test_collectors_share_a_subscription_with_distinct_client_ids(compose: dict[str, Any]) -> None:
@@ -206,17 +280,84 @@ def test_influxdb_is_initialised(compose: dict[str, Any]) -> None:
     assert env["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
     for key in ("USERNAME", "PASSWORD", "ORG", "BUCKET", "ADMIN_TOKEN"):
         assert env[f"DOCKER_INFLUXDB_INIT_{key}"], key
-    # louyu writes to the bucket the setup creates, with the token the setup creates
+    # louyu writes to the bucket the setup creates, with a token made for that bucket
     louyu_env = env_of(services(compose)["collector"])
     assert env["DOCKER_INFLUXDB_INIT_BUCKET"] == louyu_env["LOUYU_INFLUX_DB"]
     assert env["DOCKER_INFLUXDB_INIT_ORG"] == louyu_env["LOUYU_INFLUX_ORG"]
-    assert env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"] == louyu_env["LOUYU_INFLUX_TOKEN"]
+    tokens_env = env_of(services(compose)["influxdb-tokens"])
+    assert tokens_env["LOUYU_INFLUX_DB"] == louyu_env["LOUYU_INFLUX_DB"]
+    assert tokens_env["INFLUX_ORG"] == louyu_env["LOUYU_INFLUX_ORG"]
+    assert tokens_env["INFLUX_TOKEN"] == env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
+
+
+def test_influxdb_admin_token_reaches_no_louyu_service(compose: dict[str, Any]) -> None:
+    admin = VAR_REF.fullmatch(env_of(services(compose)["influxdb"])["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"])
+    assert admin is not None
+    holders = {
+        name
+        for name, service in services(compose).items()
+        if any(admin.group(1) in value for value in env_of(service).values())
+    }
+    assert holders == {"influxdb", "influxdb-tokens"}
+    for name, service in services(compose).items():
+        assert "LOUYU_INFLUX_TOKEN" not in env_of(service), f"{name} is given a token in its environment"
+
+
+def token_volumes(service: dict[str, Any]) -> dict[str, str]:
+    """The token folders a service mounts: volume -> mount point."""
+    found: dict[str, str] = {}
+    for volume in service.get("volumes", []):
+        source, target, *_ = str(volume).split(":")
+        if source.startswith("influx-token-"):
+            found[source] = target
+    return found
+
+
+def test_each_influxdb_user_gets_only_its_scoped_token(compose: dict[str, Any]) -> None:
+    """The collector mounts the write-only token's folder, the API and Grafana the read-only one's,
+    read-only, where they read it; the rules engine and the notifier mount none."""
+    for name, service in services(compose).items():
+        mounts = token_volumes(service)
+        if name == "influxdb-tokens":
+            assert set(mounts) == set(INFLUX_TOKEN_USERS.values())
+            continue
+        if name not in INFLUX_TOKEN_USERS:
+            assert mounts == {}, f"{name} mounts {mounts}"
+            assert "LOUYU_SECRETS_DIR" not in env_of(service), name
+            continue
+        assert mounts == {INFLUX_TOKEN_USERS[name]: SECRETS_DIR}, name
+        assert f"{INFLUX_TOKEN_USERS[name]}:{SECRETS_DIR}:ro" in service["volumes"], f"{name}: mount it :ro"
+        if name in LOUYU_SERVICES:
+            assert env_of(service)["LOUYU_SECRETS_DIR"] == SECRETS_DIR, name
+    # the folders are the script's: collector with a write permission only, reader with read only
+    script = (DEPLOY / "influxdb" / "tokens.sh").read_text()
+    assert re.findall(r"^make_token (\S+) (\S+)$", script, flags=re.M) == [
+        ("collector", "--write-bucket"),
+        ("reader", "--read-bucket"),
+    ]
+    tokens = services(compose)["influxdb-tokens"]
+    for volume, folder in token_volumes(tokens).items():
+        assert folder == f"{env_of(tokens)['OUT_DIR']}/{volume.removeprefix('influx-token-')}"
+
+
+def test_a_louyu_service_reads_its_token_from_the_secrets_folder(tmp_path: Path) -> None:
+    """The file the script writes (louyu_influx_token) is what Settings takes as LOUYU_INFLUX_TOKEN
+    when LOUYU_SECRETS_DIR names its folder, in a fresh process as in the container."""
+    (tmp_path / "louyu_influx_token").write_text("scoped-token-value")
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "LOUYU_SECRETS_DIR": str(tmp_path)}
+    code = (
+        "from louyu.settings import Settings; t = Settings().influx_token; print(t and t.get_secret_value())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "scoped-token-value"
 
 
 def test_grafana_is_optional(compose: dict[str, Any]) -> None:
     assert services(compose)["grafana"]["profiles"] == ["grafana"]
     core = {n for n, s in services(compose).items() if not s.get("profiles")}
-    assert core == {"mosquitto", "influxdb", "collector", "rules", "api", "notifier"}
+    assert core == {"mosquitto", "influxdb", "influxdb-tokens", "collector", "rules", "api", "notifier"}
 
 
 def test_mounted_files_exist(compose: dict[str, Any]) -> None:
@@ -266,10 +407,14 @@ def test_grafana_provisioning_matches_the_compose_file(compose: dict[str, Any]) 
     assert source["jsonData"]["version"] == "Flux"
     # every $VAR the provisioning reads is in Grafana's environment
     env = env_of(grafana)
-    used = re.findall(r"\$([A-Z_]+)", json.dumps(source))
-    assert len(used) == 3
+    used = re.findall(r"\$([A-Z][A-Z_]*)", json.dumps(source))
+    assert len(used) == 2
     for var in used:
         assert var in env, f"Grafana's environment lacks {var}"
+    # the token comes from the read-only token's file, in the folder Grafana mounts
+    token = source["secureJsonData"]["token"]
+    assert token == f"$__file{{{SECRETS_DIR}/louyu_influx_token}}"
+    assert token_volumes(grafana) == {"influx-token-reader": SECRETS_DIR}
     providers = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/louyu.yaml").read_text())
     (provider,) = providers["providers"]
     assert mounts[provider["options"]["path"]] == "./grafana/dashboards"

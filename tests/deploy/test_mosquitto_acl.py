@@ -51,7 +51,10 @@ def aed(state: str = "ready") -> bytes:
 
 
 def publish_refused(broker: Broker, user: str, topic: str, payload: bytes = b'{"forged": true}') -> None:
-    """Publish as `user` on a connection of its own, which the broker may close for it.
+    """Publish as `user` and close the connection, which the broker may close for it anyway.
+
+    An account has one connection at a time (use_username_as_clientid): the test's watcher must
+    be another account.
 
     The broker's answer may be a PUBACK "Not authorized" (MQTT 5), a plain PUBACK with the
     message dropped, or a closed connection [MQTT-3.3.5-2]: each is a refusal, and the tests
@@ -82,7 +85,7 @@ def test_anonymous_client_is_refused(broker: Broker) -> None:
 
 
 def test_wrong_password_is_refused(broker: Broker) -> None:
-    rc = broker.probe("louyu-collector", "not-the-password").connect()
+    rc = broker.probe("louyu-collector-1", "not-the-password").connect()
     assert rc is not None and rc.is_failure
 
 
@@ -100,7 +103,7 @@ def test_every_account_made_by_the_script_can_connect(broker: Broker) -> None:
 
 
 def test_sensor_publishes_under_its_own_building(broker: Broker) -> None:
-    collector = broker.client("louyu-collector")
+    collector = broker.client("louyu-collector-1")
     assert collector.subscribe("louyu/+/+/+").value == 1
     assert collector.subscribe("louyu/+/+/+/availability").value == 1
     sensor = broker.client("sensor-darong-a")
@@ -111,7 +114,7 @@ def test_sensor_publishes_under_its_own_building(broker: Broker) -> None:
 
 
 def test_sensor_of_darong_a_cannot_publish_for_darong_b(broker: Broker) -> None:
-    collector = broker.client("louyu-collector")
+    collector = broker.client("louyu-collector-1")
     collector.subscribe("louyu/+/+/+")
     publish_refused(broker, "sensor-darong-a", "louyu/darong-b/aed/aed-b-1f-lobby", aed("in_use"))
     assert_not_delivered(
@@ -144,7 +147,7 @@ def test_sensor_reads_nothing(broker: Broker) -> None:
     other.publish("louyu/darong-b/canteen/main-hall", b'{"occupancy": 1}')
     rules = broker.client("louyu-rules")
     rules.publish("louyu/alerts/darong-b/warning/canteen-crowded", b"{}")
-    watcher = broker.client("louyu-collector")
+    watcher = broker.client("louyu-collector-1")
     watcher.subscribe("louyu/+/+/+")
     marker = b"m"
     other.publish("louyu/darong-b/canteen/main-hall", marker)
@@ -197,10 +200,10 @@ def test_patrol_cannot_read_another_patrols_notifications(broker: Broker) -> Non
 
 
 def test_patrol_cannot_publish(broker: Broker) -> None:
-    collector = broker.client("louyu-collector")
+    collector = broker.client("louyu-collector-1")
     collector.subscribe("louyu/+/+/+")
-    patrol = broker.client("patrol-li")
-    patrol.subscribe("louyu/alerts/#")
+    other_patrol = broker.client("patrol-wang")
+    other_patrol.subscribe("louyu/alerts/#")
     publish_refused(broker, "patrol-li", "louyu/darong-a/aed/aed-a-1f-lobby", aed("in_use"))
     publish_refused(broker, "patrol-li", "louyu/alerts/darong-a/info/ack-by-patrol")
     assert_not_delivered(
@@ -210,7 +213,7 @@ def test_patrol_cannot_publish(broker: Broker) -> None:
         "louyu/darong-a/aed/marker",
     )
     assert_not_delivered(
-        patrol,
+        other_patrol,
         "louyu/alerts/darong-a/info/ack-by-patrol",
         broker.client("louyu-rules"),
         "louyu/alerts/darong-a/info/marker",
@@ -222,8 +225,8 @@ def test_patrol_cannot_publish(broker: Broker) -> None:
 
 def test_collectors_share_one_subscription(broker: Broker) -> None:
     """`$share/<group>/louyu/+/+/+`: each message goes to exactly one of the collectors."""
-    a = broker.client("louyu-collector", client_id="louyu-collector-1")
-    b = broker.client("louyu-collector", client_id="louyu-collector-2")
+    a = broker.client("louyu-collector-1")
+    b = broker.client("louyu-collector-2")
     assert a.subscribe("$share/collectors/louyu/+/+/+").value == 1
     assert b.subscribe("$share/collectors/louyu/+/+/+").value == 1
     sensor = broker.client("sensor-darong-a")
@@ -241,7 +244,7 @@ def test_collectors_share_one_subscription(broker: Broker) -> None:
 
 
 def test_collector_cannot_read_alerts_or_write(broker: Broker) -> None:
-    collector = broker.client("louyu-collector")
+    collector = broker.client("louyu-collector-1")
     collector.subscribe("louyu/alerts/#")
     collector.subscribe("louyu/+/+/+")
     broker.client("louyu-rules").publish("louyu/alerts/darong-a/critical/aed-in-use", b"{}")
@@ -253,7 +256,7 @@ def test_collector_cannot_read_alerts_or_write(broker: Broker) -> None:
     )
     watcher = broker.client("louyu-rules")
     watcher.subscribe("louyu/+/+/+")
-    publish_refused(broker, "louyu-collector", "louyu/darong-a/aed/forged")
+    publish_refused(broker, "louyu-collector-1", "louyu/darong-a/aed/forged")
     assert_not_delivered(
         watcher, "louyu/darong-a/aed/forged", broker.client("sensor-darong-a"), "louyu/darong-a/aed/marker"
     )
@@ -288,8 +291,10 @@ def test_rules_writes_only_alerts(broker: Broker) -> None:
     assert rules.publish(ALERT[1], b'{"event": "raised"}').value == 0
     patrol.expect(ALERT[1], b'{"event": "raised"}')
     publish_refused(broker, "louyu-rules", "louyu/notify/li")
-    assert_not_delivered(patrol, "louyu/notify/li", rules, "louyu/alerts/darong-b/critical/aed-in-use")
-    collector = broker.client("louyu-collector")
+    assert_not_delivered(
+        patrol, "louyu/notify/li", broker.client("louyu-rules"), "louyu/alerts/darong-b/critical/aed-in-use"
+    )
+    collector = broker.client("louyu-collector-1")
     collector.subscribe("louyu/+/+/+")
     publish_refused(broker, "louyu-rules", "louyu/darong-b/aed/aed-b-1f-lobby", aed("ready"))
     assert_not_delivered(
@@ -303,15 +308,23 @@ def test_rules_writes_only_alerts(broker: Broker) -> None:
 def test_collector_reads_telemetry_and_device_availability_only(broker: Broker) -> None:
     """Not an alert event of a rule named `availability`, which louyu/+/+/+/availability matches."""
     alert_named_availability = ("louyu-rules", "louyu/alerts/darong-a/major/availability")
-    got = topics_read(broker, "louyu-collector", (*EVERY_SHAPE, alert_named_availability), TELEMETRY)
+    got = topics_read(broker, "louyu-collector-1", (*EVERY_SHAPE, alert_named_availability), TELEMETRY)
     assert got == {TELEMETRY[1], DEVICE_AVAILABILITY[1]}
 
 
 def test_notifier_reads_alerts_and_telemetry(broker: Broker) -> None:
-    """Alert events, and the readings of the building status snapshot (rules/notify/)."""
+    """Alert events, and the readings and device availability of the building status snapshot
+    (rules/notify/: an offline device's figures are stale there as in the API)."""
     got = topics_read(broker, "louyu-notifier", EVERY_SHAPE, TELEMETRY)
-    # louyu/notify/team/li matches its telemetry filter louyu/+/+/+; the notifier wrote it itself
-    assert got == {TELEMETRY[1], ALERT[1], "louyu/notify/team/li"}
+    # louyu/notify/team/li(/availability) match its telemetry filters; the notifier may write under
+    # louyu/notify/# itself, and its parser refuses the reserved building name `notify`.
+    assert got == {
+        TELEMETRY[1],
+        DEVICE_AVAILABILITY[1],
+        ALERT[1],
+        "louyu/notify/team/li",
+        "louyu/notify/team/li/availability",
+    }
 
 
 def test_notifier_writes_notifications_and_its_own_alerts(broker: Broker) -> None:
@@ -325,7 +338,7 @@ def test_notifier_writes_notifications_and_its_own_alerts(broker: Broker) -> Non
     failed = "louyu/alerts/darong-a/major/notify-delivery-failed"
     assert notifier.publish(failed, b'{"event": "raised"}').value == 0
     patrol.expect(failed, b'{"event": "raised"}')
-    collector = broker.client("louyu-collector")
+    collector = broker.client("louyu-collector-1")
     collector.subscribe("louyu/+/+/+")
     publish_refused(broker, "louyu-notifier", "louyu/darong-a/aed/aed-a-1f-lobby", aed("in_use"))
     assert_not_delivered(
@@ -350,8 +363,10 @@ def test_api_writes_alert_events_only(broker: Broker) -> None:
     assert api.publish(ALERT[1], b'{"event": "acknowledged"}').value == 0
     patrol.expect(ALERT[1], b'{"event": "acknowledged"}')
     publish_refused(broker, "louyu-api", "louyu/notify/li")
-    assert_not_delivered(patrol, "louyu/notify/li", api, "louyu/alerts/darong-a/info/marker")
-    collector = broker.client("louyu-collector")
+    assert_not_delivered(
+        patrol, "louyu/notify/li", broker.client("louyu-api"), "louyu/alerts/darong-a/info/marker"
+    )
+    collector = broker.client("louyu-collector-1")
     collector.subscribe("louyu/+/+/+")
     publish_refused(broker, "louyu-api", "louyu/darong-a/aed/aed-a-1f-lobby", aed("in_use"))
     assert_not_delivered(
@@ -367,8 +382,7 @@ def test_api_writes_alert_events_only(broker: Broker) -> None:
 
 def test_persistent_session_keeps_a_backlog_beyond_mosquittos_default(broker: Broker) -> None:
     """max_queued_messages 0: more than the default 1000 QoS 1 messages wait for the collector."""
-    client_id = f"louyu-collector-backlog-{time.monotonic_ns()}"
-    first = broker.client("louyu-collector", client_id=client_id, clean_start=True, session_expiry_s=600)
+    first = broker.client("louyu-collector-1", clean_start=True, session_expiry_s=600)
     first.subscribe("louyu/+/+/+", qos=1)
     first.close()
     sensor = broker.client("sensor-darong-a")
@@ -376,7 +390,7 @@ def test_persistent_session_keeps_a_backlog_beyond_mosquittos_default(broker: Br
     for i in range(n):
         sensor.client.publish(f"louyu/darong-a/parking_space/q-{i:04d}", b'{"occupied": false}', qos=1)
     sensor.publish("louyu/darong-a/parking_space/q-last", b"last")  # waits for every PUBACK before it
-    again = broker.client("louyu-collector", client_id=client_id, clean_start=False, session_expiry_s=600)
+    again = broker.client("louyu-collector-1", clean_start=False, session_expiry_s=600)
     deadline = time.monotonic() + 15
     got: set[str] = set()
     while len(got) < n + 1 and time.monotonic() < deadline:
@@ -416,6 +430,12 @@ def test_accounts_script_refuses_reserved_and_malformed_names(tmp_path: Path) ->
         ("sensor", "Darong-A"),
         ("patrol", "a/b"),
         ("sensor", ""),
+        ("sensor", "darong-a", "Gateway.2"),
+        ("patrol", "li", "x/y"),
+        ("service", "rules", "louyu-collector-9"),
+        ("service", "collector", "louyu-collector-1"),
+        ("service", "broker", "louyu-broker-1"),
+        ("service", "rules", "sensor-darong-a"),
     ):
         result = subprocess.run(
             ["bash", str(ACCOUNTS), *args], env=env, capture_output=True, text=True, check=False
@@ -437,7 +457,7 @@ def test_services_need_every_password(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "LOUYU_RULES_MQTT_PASSWORD is not set" in result.stderr
+    assert "LOUYU_COLLECTOR_2_MQTT_PASSWORD is not set" in result.stderr
     # the password itself is hashed, never stored in the clear
     assert "abc" not in (tmp_path / "passwd").read_text()
 
@@ -464,6 +484,7 @@ def test_tls_listener_serves_the_same_accounts(tmp_path: Path) -> None:
     # The documented way to turn TLS on: copy tls.conf into conf.d/.
     (config_dir / "conf.d" / "tls.conf").write_text(tls_conf)
     user, password = accounts(config_dir, "sensor", "darong-c").split()
+    patrol, patrol_password = accounts(config_dir, "patrol", "li").split()
     server = ShippedMosquitto(root, free_port())
     server.start()
     probes: list[Probe] = []
@@ -473,9 +494,17 @@ def test_tls_listener_serves_the_same_accounts(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, server.log_tail()
             time.sleep(0.05)
         ca = str(certs.ca)
-        good = Probe(tls_port, user, password, tls_ca=ca)
+        good = Probe(tls_port, user, password, client_id="gateway-c", tls_ca=ca)
         probes.append(good)
         assert good.connected_ok()
+        assert good.publish("louyu/darong-c/aed/aed-c-1f-lobby", aed()).value in (0, 0x10)
+        # the account name is the client id on this listener too: a handset sending the gateway's
+        # id does not throw it off
+        thief = Probe(tls_port, patrol, patrol_password, client_id="gateway-c", tls_ca=ca)
+        probes.append(thief)
+        assert thief.connected_ok()
+        time.sleep(SETTLE_S)
+        assert good.is_open(), "a client of another account took the gateway's place on the TLS listener"
         assert good.publish("louyu/darong-c/aed/aed-c-1f-lobby", aed()).value in (0, 0x10)
         bad = Probe(tls_port, user, "wrong", tls_ca=ca)
         probes.append(bad)

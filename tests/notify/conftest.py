@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import Engine
 
 from collector.registry import Registry
-from rules.db import make_engine
-from rules.notify.tables import create_tables
+from rules.database import make_engine
+from rules.database.migrate import upgrade
 from rules.store import AlertStore
 from tests.notify.helpers import SECRET, HttpReceiver
 
@@ -16,7 +16,7 @@ from tests.notify.helpers import SECRET, HttpReceiver
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'louyu.db'}")
-    create_tables(engine)
+    upgrade(engine)
     yield engine
     engine.dispose()
 

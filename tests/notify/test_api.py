@@ -14,10 +14,10 @@ from sqlalchemy import Engine
 
 from api.app import create_app
 from api.config import ApiConfig
-from api.device_state import DeviceStateTable
 from api.roles import Role
 from api.server import ApiServer
 from api.tokens import TokenStore
+from collector.latest import LatestState
 from collector.models import Reading
 from collector.registry import Registry
 from rules.notify.config import parse_routing
@@ -30,7 +30,7 @@ from tests.notify.helpers import HttpReceiver, new_alert
 class Served:
     url: str
     token: dict[Role, str]
-    devices: DeviceStateTable
+    devices: LatestState
 
     def get(self, path: str, role: Role | None = None, **params: object) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token[role]}"} if role else {}
@@ -40,8 +40,7 @@ class Served:
 @contextlib.contextmanager
 def serve(engine: Engine, store: AlertStore, registry: Registry, config: ApiConfig) -> Iterator[Served]:
     tokens = TokenStore(engine)
-    devices = DeviceStateTable()
-    # Readings before the app is built: create_app replaces an empty (falsy) table with a new one.
+    devices = LatestState(registry)
     now_ms = int(time.time() * 1000)
     devices.apply(Reading("darong-a", "parking_lot", "garage", now_ms, {"occupied": 580}))
     devices.apply(Reading("darong-a", "parking_space", "b1-017", now_ms, {"occupied": True}))
@@ -131,6 +130,10 @@ def test_ngsi_ld_routes_serve_parking_from_the_latest_readings(served: Served) -
     lots = {e["id"]: e for e in response.json()}
     garage = lots["urn:ngsi-ld:OffStreetParking:darong-a:garage"]
     assert garage["availableSpotNumber"]["value"] == 20 and garage["status"]["value"] == ["almostFull"]
+    assert list(lots) == [garage["id"]]  # one site; its levels are ParkingGroups
+    groups = served.get("/api/v1/ngsi-ld/ParkingGroup", Role.VIEWER).json()
+    assert [g["id"].rsplit(":", 1)[1] for g in groups] == ["garage-b1", "garage-b2"]
+    assert {g["refParkingSite"]["object"] for g in groups} == {garage["id"]}
     spots = served.get("/api/v1/ngsi-ld/ParkingSpot", Role.VIEWER, building="darong-a").json()
     assert len(spots) == 600
     one = served.get("/api/v1/ngsi-ld/entities/urn:ngsi-ld:ParkingSpot:darong-a:b1-017", Role.VIEWER)

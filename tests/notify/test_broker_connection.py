@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from collector.registry import Registry
 from louyu.testing.services import Mosquitto
 from louyu.testing.tls import Certificates, make_certificates, openssl_available
-from rules.db import make_engine
+from rules.database import make_engine
 from rules.notify.config import parse_routing
 from rules.notify.service import MqttOptions, NotifierService
 from rules.store import AlertStore

@@ -23,8 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from louyu.testing.services import Mosquitto
-from rules.db import make_engine
-from rules.notify.tables import CursorRow, DeliveryRow, create_tables
+from rules.database import make_engine
+from rules.database.migrate import upgrade
+from rules.database.notifier import CursorRow, DeliveryRow
 from rules.publisher import MqttEventPublisher
 from rules.records import EventRecord
 from rules.store import AlertStore
@@ -91,7 +92,7 @@ def start_notifier(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 def test_sigkill_mid_delivery_loses_nothing(tmp_path: Path, mosquitto: Mosquitto) -> None:
     db = tmp_path / "louyu.db"
     engine = make_engine(f"sqlite:///{db}")
-    create_tables(engine)
+    upgrade(engine)
     store = AlertStore(engine)
     # Slow enough that the kill lands in the middle of the queue.
     receiver = HttpReceiver(delay_s=0.1)

@@ -11,9 +11,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from collector.registry import Registry
+from rules.database.notifier import DeliveryRow, TrackRow
 from rules.notify.config import parse_routing
 from rules.notify.service import MqttOptions, NotifierService
-from rules.notify.tables import DeliveryRow, TrackRow
 from rules.store import AlertStore
 from tests.notify.helpers import new_alert
 

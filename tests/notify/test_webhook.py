@@ -16,11 +16,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from collector.registry import Registry
+from rules.database.notifier import AttemptRow, DeliveryRow
 from rules.notify.config import parse_routing
 from rules.notify.metrics import NotifyMetrics
 from rules.notify.service import NotifierService
 from rules.notify.signing import Signer
-from rules.notify.tables import AttemptRow, DeliveryRow
 from rules.store import AlertStore
 from tests.notify.helpers import SECRET, HttpReceiver, Request, new_alert
 

@@ -17,11 +17,13 @@ from sqlalchemy import Engine
 
 from collector.registry import Registry
 from rules.config import RuleSet, check_text
-from rules.db import Base, create_all, make_engine
+from rules.database import make_engine
+from rules.database.migrate import upgrade
 from rules.engine import RuleEngine
 from rules.metrics import RulesMetrics
 from rules.publisher import MemoryPublisher
 from rules.store import AlertStore
+from tests.database.helpers import drop_everything
 
 T0 = dt.datetime(2026, 11, 27, 2, 0, tzinfo=dt.UTC)  # 10:00 in Qingdao, a Friday
 
@@ -77,8 +79,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def db(store_url: str) -> Iterator[Engine]:
     engine = make_engine(store_url)
-    Base.metadata.drop_all(engine)
-    create_all(engine)
+    drop_everything(engine)
+    upgrade(engine)
     yield engine
     engine.dispose()
 
@@ -86,7 +88,7 @@ def db(store_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def sqlite_db(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path}/db/louyu.db")
-    create_all(engine)
+    upgrade(engine)
     yield engine
     engine.dispose()
 

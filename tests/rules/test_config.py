@@ -248,5 +248,6 @@ def test_cli_check(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(Path("rules/data/default_rules.yaml").read_text())
     result = runner.invoke(app, ["rules", "check", str(good)])
-    assert result.exit_code == 0 and "OK, 9 rules" in result.output
+    assert result.exit_code == 0 and "OK, 9 rules (9 enabled), 1 warning(s)" in result.output
+    assert f"{good}:34: warning: rule aed-fault: when: undecided" in result.output.replace("\n", "")
     assert runner.invoke(app, ["rules", "check", str(tmp_path / "nope.yaml")]).exit_code == 2

@@ -75,7 +75,7 @@ def test_cabinet_open_reading_yields_event_and_stored_alert(running: tuple[Rules
     )
     stored = runner.engine.store.get(int(str(alert["id"])))
     assert stored is not None and stored.state == "firing"
-    assert runner.rejected == 1
+    assert runner.engine.intake.outcomes["rejected"] == 1
 
     # A manual acknowledgement through the service reaches MQTT too.
     service = AlertService(runner.engine.store, MqttEventPublisher(listener.client))
@@ -88,6 +88,20 @@ def test_cabinet_open_reading_yields_event_and_stored_alert(running: tuple[Rules
     _, body = listener.next()
     assert body["event"] == "resolved"
     assert body["alert"]["resolution"] == "cleared"  # type: ignore[index]
+
+
+def test_aed_fault_clears_on_ready_without_self_test(running: tuple[RulesRunner, Listener]) -> None:
+    """Most AEDs never send the optional `self_test`: `ready` again must resolve the fault."""
+    runner, listener = running
+    aed = "louyu/darong-b/aed/aed-b-1f-lobby"
+    listener.publish(aed, b'{"state": "fault", "cabinet_open": false}')
+    topic, body = listener.next()
+    assert (topic, body["event"]) == ("louyu/alerts/darong-b/major/aed-fault", "raised")
+    listener.publish(aed, b'{"state": "ready", "cabinet_open": false}')
+    topic, body = listener.next()
+    assert (topic, body["event"]) == ("louyu/alerts/darong-b/major/aed-fault", "resolved")
+    assert body["alert"]["resolution"] == "cleared"  # type: ignore[index]
+    assert runner.engine.store.open_alerts() == []
 
 
 def test_availability_offline_retained_is_seen_at_start(mosquitto: Mosquitto, tmp_path: Path) -> None:
@@ -117,10 +131,10 @@ def test_scheduled_sweep_raises_silence_alerts(mosquitto: Mosquitto, tmp_path: P
     from prometheus_client import CollectorRegistry
 
     from louyu.commands.rules import mqtt_settings
-    from rules.db import create_all, make_engine
+    from rules.database import make_engine
+    from rules.database.migrate import upgrade
     from rules.engine import RuleEngine
     from rules.metrics import RulesMetrics
-    from rules.publisher import NullPublisher
     from rules.store import AlertStore
     from tests.rules.conftest import ruleset_from
 
@@ -129,12 +143,15 @@ def test_scheduled_sweep_raises_silence_alerts(mosquitto: Mosquitto, tmp_path: P
         " silent_for: 1s}\n"
     )
     db = make_engine(f"sqlite:///{tmp_path}/louyu.db")
-    create_all(db)
-    engine = RuleEngine(
-        ruleset, Registry.load(), AlertStore(db), NullPublisher(), metrics=RulesMetrics(CollectorRegistry())
-    )
+    upgrade(db)
     settings = Settings(mqtt_url=mosquitto.url)
-    runner = RulesRunner(engine, mqtt_settings(settings), intervals=(0.2, 0.2, 0.2))
+    runner = RulesRunner(
+        lambda publisher: RuleEngine(
+            ruleset, Registry.load(), AlertStore(db), publisher, metrics=RulesMetrics(CollectorRegistry())
+        ),
+        mqtt_settings(settings),
+        intervals=(0.2, 0.2, 0.2),
+    )
     listener = Listener(mosquitto.port)
     runner.start()
     try:

@@ -92,10 +92,10 @@ def test_capacity_from_payload_else_registry(make_harness: MakeHarness) -> None:
     # Registry capacity is 100; the payload's 200 wins: 96/200 is not full.
     h.engine.handle(lot(96, capacity=200), T0)
     assert h.engine.tick(T0 + 5 * MIN) == []
-    # An unregistered lot with no capacity anywhere: unknown, never raises.
+    # An unregistered lot: not evaluated (only its building's unknown-devices alert).
     h.engine.handle(reading("parking_lot", "unknown-lot", occupied=10_000), T0)
     assert h.engine.tick(T0 + 10 * MIN) == []
-    assert h.store.open_alerts() == []
+    assert [a.rule for a in h.store.open_alerts()] == ["unknown-devices"]
 
 
 def test_pending_duration_survives_a_restart(make_harness: MakeHarness) -> None:
@@ -173,9 +173,18 @@ def test_gateway_offline_inhibits_silence_alerts(make_harness: MakeHarness) -> N
 
 def test_silent_gateway_and_offline_building_inhibit_too(make_harness: MakeHarness) -> None:
     h = make_harness()
-    h.engine.handle_building("darong-a", False, T0)
-    raised = {e.alert.device for e in h.engine.sweep(T0 + 31 * MIN)}
-    assert not raised & {"b1-001", "garage", "main-hall", "aed-a-1f-lobby"}
+    (offline,) = h.engine.handle_building("darong-a", False, T0)
+    assert (offline.alert.rule, offline.alert.severity, offline.alert.kind) == (
+        "building-offline",
+        "major",
+        "building",
+    )
+    events = h.engine.sweep(T0 + 31 * MIN)
+    raised = {e.alert.device for e in events}
+    assert not raised & {"b1-001", "garage", "main-hall"}
+    # The AED is never held back: raised, and labelled with the outage that would explain it.
+    (aed_alert,) = [e.alert for e in events if e.alert.device == "aed-a-1f-lobby"]
+    assert aed_alert.rule == "aed-offline" and aed_alert.labels["inhibited_by"] == "building-offline"
     # darong-b: the gateway is itself silent, so it is raised first and its devices held back.
     assert "gw-b" in raised and not raised & {"s-001", "s-002"}
 
@@ -258,7 +267,9 @@ def test_silences_mute_but_never_the_aed_lane(make_harness: MakeHarness) -> None
         now=T0 + 61 * MIN,
     )
     h.engine.maintain(T0 + 61 * MIN)
-    (named,) = h.engine.handle(aed("aed-b-1f-lobby", cabinet_open=True), T0 + 62 * MIN)
+    (named,) = h.engine.handle(
+        reading("aed", "aed-b-1f-lobby", building="darong-b", state="ready", cabinet_open=True), T0 + 62 * MIN
+    )
     assert named.alert.silenced  # a silence naming the critical rule itself does apply
 
 

@@ -1,4 +1,5 @@
-"""The runner without a broker: reading order, timers across a gap, building scope, settings."""
+"""The engine's intake without a broker (reading order, timers across a gap, building scope),
+the runner's topics, and the settings."""
 
 from __future__ import annotations
 
@@ -11,19 +12,11 @@ from sqlalchemy import Engine
 
 from collector.registry import Registry
 from louyu.settings import Settings
-from rules.engine import RuleEngine
+from rules.backlog import ReadingOrder, resumed_since
+from rules.engine import RuleEngine, scoped_registry
 from rules.metrics import RulesMetrics
-from rules.publisher import MemoryPublisher
-from rules.runner import (
-    TOPICS,
-    MqttSettings,
-    ReadingOrder,
-    RulesRunner,
-    ScopedAlertStore,
-    building_topics,
-    resumed_since,
-    scoped_registry,
-)
+from rules.publisher import EventPublisher, MemoryPublisher
+from rules.runner import TOPICS, MqttSettings, RulesRunner, building_topics
 from rules.store import AlertStore, NewAlert, Pending
 from tests.rules.conftest import T0, ruleset_from
 
@@ -91,58 +84,91 @@ def test_timer_started_during_the_gap_starts_at_reconnection() -> None:
 # ---------------------------------------------------------------- the runner
 
 
-def make_runner(
-    registry: Registry, sqlite_db: Engine, buildings: tuple[str, ...] = (), scope_registry: bool = True
-) -> RulesRunner:
-    store = ScopedAlertStore(sqlite_db, buildings) if buildings else AlertStore(sqlite_db)
+def make_engine(
+    registry: Registry,
+    sqlite_db: Engine,
+    buildings: tuple[str, ...] = (),
+    publisher: EventPublisher | None = None,
+) -> RuleEngine:
     engine = RuleEngine(
         ruleset_from(CABINET),
-        scoped_registry(registry, buildings) if scope_registry else registry,
-        store,
-        MemoryPublisher(),
+        registry,
+        AlertStore(sqlite_db, buildings),
+        publisher or MemoryPublisher(),
+        buildings=buildings,
         metrics=RulesMetrics(CollectorRegistry()),
     )
-    runner = RulesRunner(engine, MqttSettings("127.0.0.1", 1), publish_events=False, buildings=buildings)
     engine.load(dt.datetime.now(dt.UTC))
-    return runner
+    return engine
+
+
+def accept(engine: RuleEngine, topic: str, payload: bytes) -> str:
+    return engine.accept(topic, payload, dt.datetime.now(dt.UTC))
+
+
+def published(engine: RuleEngine) -> MemoryPublisher:
+    assert isinstance(engine.publisher, MemoryPublisher)
+    return engine.publisher
 
 
 def test_stale_reading_does_not_reopen_a_closed_cabinet(registry: Registry, sqlite_db: Engine) -> None:
-    runner = make_runner(registry, sqlite_db)
+    engine = make_engine(registry, sqlite_db)
     t = now_ms()
-    runner.handle(TOPIC, f'{{"ts": {t - 60_000}, "state": "ready", "cabinet_open": true}}'.encode())
-    runner.handle(TOPIC, f'{{"ts": {t - 30_000}, "state": "ready", "cabinet_open": false}}'.encode())
+    accept(engine, TOPIC, f'{{"ts": {t - 60_000}, "state": "ready", "cabinet_open": true}}'.encode())
+    accept(engine, TOPIC, f'{{"ts": {t - 30_000}, "state": "ready", "cabinet_open": false}}'.encode())
     # A reading from before the close, arriving after it: not applied.
-    runner.handle(TOPIC, f'{{"ts": {t - 45_000}, "state": "ready", "cabinet_open": true}}'.encode())
-    publisher = runner.engine.publisher
-    assert isinstance(publisher, MemoryPublisher)
-    assert publisher.kinds() == ["raised", "resolved"]
-    assert runner.stale == 1
-    assert runner.engine.latest[KEY]["cabinet_open"] is False
+    assert (
+        accept(engine, TOPIC, f'{{"ts": {t - 45_000}, "state": "ready", "cabinet_open": true}}'.encode())
+        == "stale"
+    )
+    assert published(engine).kinds() == ["raised", "resolved"]
+    assert engine.intake.outcomes["stale"] == 1 and engine.intake.outcomes["accepted"] == 2
+    assert engine.latest[KEY]["cabinet_open"] is False
 
 
-@pytest.mark.parametrize("scope_registry", [True, False], ids=["scoped-registry", "whole-registry"])
-def test_engine_owning_buildings_ignores_the_others(
-    registry: Registry, sqlite_db: Engine, scope_registry: bool
-) -> None:
-    runner = make_runner(registry, sqlite_db, ("darong-b",), scope_registry)
+def test_engine_owning_buildings_ignores_the_others(registry: Registry, sqlite_db: Engine) -> None:
+    engine = make_engine(registry, sqlite_db, ("darong-b",))
+    assert accept(engine, TOPIC, b'{"state": "ready", "cabinet_open": true}') == "not_owned"
+    assert accept(engine, "louyu/darong-a/availability", b"offline") == "not_owned"
+    assert engine.intake.outcomes["not_owned"] == 2
+    assert KEY not in engine.latest and "darong-a" not in engine.building_online
+    accept(engine, "louyu/darong-b/aed/aed-b-1f-lobby", b'{"state": "ready", "cabinet_open": true}')
+    assert [(e.event, e.alert.building) for e in published(engine).events] == [("raised", "darong-b")]
+    # Its sweep starts from its own registered devices only.
+    assert {k[0] for k in engine.last_seen} == {"darong-b"}
+    assert len(engine.last_seen) == len(registry.devices(building="darong-b"))
+
+
+def test_building_availability_is_parsed_by_the_engine(registry: Registry, sqlite_db: Engine) -> None:
+    engine = make_engine(registry, sqlite_db)
+    assert accept(engine, "louyu/darong-a/availability", b"offline\n") == "accepted"
+    assert engine.building_online == {"darong-a": False}
+    assert accept(engine, "louyu/darong-a/availability", b"maybe") == "rejected"
+    assert accept(engine, "louyu/alerts/availability", b"online") == "rejected"
+    assert engine.building_online == {"darong-a": False}
+
+
+def test_resume_moves_stored_timers_by_the_gap(registry: Registry, sqlite_db: Engine) -> None:
+    engine = make_engine(registry, sqlite_db)
+    pending = Pending("cabinet", "darong-a", "aed", "aed-a-1f-lobby", T0, True)
+    engine.pending[("cabinet", *KEY)] = pending
+    assert engine.resume(T0 + dt.timedelta(minutes=10), T0 + dt.timedelta(minutes=4)) == 1
+    assert engine.pending[("cabinet", *KEY)].since == T0 + dt.timedelta(minutes=6)
+    assert [p.since for p in engine.store.load_pending()] == [T0 + dt.timedelta(minutes=6)]
+
+
+def test_runner_subscribes_to_its_engines_buildings(registry: Registry, sqlite_db: Engine) -> None:
+    runner = RulesRunner(
+        lambda publisher: make_engine(registry, sqlite_db, ("darong-b",), publisher),
+        MqttSettings("127.0.0.1", 1),
+    )
     assert runner.topics == [
         "louyu/darong-b/+/+",
         "louyu/darong-b/+/+/availability",
         "louyu/darong-b/availability",
     ]
-    runner.handle(TOPIC, b'{"state": "ready", "cabinet_open": true}')
-    runner.handle("louyu/darong-a/availability", b"offline")
-    assert runner.not_owned == 2
-    assert KEY not in runner.engine.latest and "darong-a" not in runner.engine.building_online
-    runner.handle("louyu/darong-b/aed/aed-b-1f-lobby", b'{"state": "ready", "cabinet_open": true}')
-    publisher = runner.engine.publisher
-    assert isinstance(publisher, MemoryPublisher)
-    assert [(e.event, e.alert.building) for e in publisher.events] == [("raised", "darong-b")]
-    # Its sweep starts from its own registered devices only, however its engine was built.
-    runner._keep_own_buildings()
-    assert {k[0] for k in runner.engine.last_seen} == {"darong-b"}
-    assert len(runner.engine.last_seen) == len(registry.devices(building="darong-b"))
+    # The engine was given the publisher of the runner's own connection, at construction.
+    assert runner.engine.publisher.client is runner.client  # type: ignore[attr-defined]
 
 
 def test_building_topics() -> None:
@@ -171,7 +197,7 @@ def test_scoped_store_reads_only_its_buildings(sqlite_db: Engine) -> None:
     for building in ("darong-a", "darong-b"):
         shared.raise_alert(NewAlert("cabinet", "critical", building, "aed", "x", "open", True, {}), T0)
         shared.save_pending(Pending("lot-full", building, "parking_lot", "garage", T0, 0.96))
-    scoped = ScopedAlertStore(sqlite_db, ["darong-b"])
+    scoped = AlertStore(sqlite_db, ["darong-b"])
     assert [a.building for a in scoped.open_alerts()] == ["darong-b"]
     assert [p.building for p in scoped.load_pending()] == ["darong-b"]
     assert scoped.counts()["firing"]["critical"] == 1

@@ -242,7 +242,7 @@ def test_two_engines_split_the_buildings(
         assert seen[building] and {e.alert.building for e in seen[building]} == {building}
         assert {key[0] for key in runner.engine.latest} == {building}
         assert {key[0] for key in runner.engine.last_seen} == {building}
-        assert runner.not_owned == 0  # the broker sent it nothing else
+        assert runner.engine.intake.outcomes["not_owned"] == 0  # the broker sent it nothing else
     cabinets = store.list_alerts(rule="cabinet")[0]
     assert sorted(a.building for a in cabinets) == ["darong-a", "darong-b"]
     # Nothing doubled: every stored event was published exactly once, by the engine that made it.
@@ -268,10 +268,12 @@ def test_engine_given_fewer_buildings_drops_the_old_subscriptions(
     listener.publish(AED_A, '{"state": "ready", "cabinet_open": true}')
     _, body = listener.next()
     assert body["alert"]["building"] == "darong-a"  # type: ignore[index]
-    assert runner.not_owned == 1  # delivered by the left-over filter, ignored, filter dropped
+    assert (
+        runner.engine.intake.outcomes["not_owned"] == 1
+    )  # delivered by the left-over filter, ignored, filter dropped
     listener.publish(AED_B, '{"state": "ready", "cabinet_open": false}')
     listener.publish(AED_A, '{"state": "ready", "cabinet_open": false}')
     _, body = listener.next()
     assert body["event"] == "resolved"
-    assert runner.not_owned == 1
+    assert runner.engine.intake.outcomes["not_owned"] == 1
     assert listener.drain(0.3) == []

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from rules.db import create_all, make_engine, normalize_url
+from rules.database import make_engine, normalize_url
+from rules.database.migrate import upgrade
 from rules.errors import AlertNotFound, InvalidCursor, InvalidSilence, InvalidTransition, SilenceNotFound
 from rules.store import AlertStore, NewAlert, Pending
 from tests.rules.conftest import T0
@@ -297,7 +298,7 @@ def test_postgres_urls_use_psycopg_and_sqlite_parent_is_created(tmp_path: Path) 
     assert normalize_url("postgresql://u:p@h/db").drivername == "postgresql+psycopg"
     assert normalize_url("postgres://u:p@h/db").drivername == "postgresql+psycopg"
     engine = make_engine(f"sqlite:///{tmp_path}/deep/er/louyu.db")
-    create_all(engine)
+    upgrade(engine)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL

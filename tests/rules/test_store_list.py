@@ -1,6 +1,6 @@
 """The alert list at scale: every sort pages exactly like a full sort, the severity rank the
-database keeps, the indexes each common filter is served by, and the upgrade of an alert table
-created by an earlier version (no rank, no list indexes).
+database keeps, the indexes each common filter is served by. (The upgrade of an alert table created
+by an earlier version, without rank and list indexes: tests/database/test_migrations.py.)
 
 Store tests run on SQLite and on PostgreSQL (the `store_url` fixture); query plans are SQLite's.
 """
@@ -10,29 +10,20 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, insert, inspect, select
+from sqlalchemy import Engine, event, insert, select
 
-from rules.db import create_all, make_engine
+from rules.alert_query import SORTS, urgency_rank
+from rules.database.alerts import AlertRow
 from rules.errors import InvalidCursor
 from rules.records import SEVERITIES, AlertRecord
-from rules.store import SORTS, AlertStore, NewAlert
-from rules.tables import SUPERSEDED_INDEXES, AlertRow
+from rules.store import AlertStore, NewAlert
 from tests.rules.conftest import T0
 
 MIN = dt.timedelta(minutes=1)
-NEW_INDEXES = (
-    "ix_alerts_device_started",
-    "ix_alerts_place_started",
-    "ix_alerts_building_started",
-    "ix_alerts_state_started",
-    "ix_alerts_state_updated",
-    "ix_alerts_severity_rank",
-)
 
 
 def rank(severity: str) -> int:
@@ -83,11 +74,13 @@ def walk(store: AlertStore, page_size: int, **filters: Any) -> list[int]:
 
 def reference(alerts: list[AlertRecord], sort: str, keep: Callable[[AlertRecord], bool]) -> list[int]:
     name = sort.lstrip("-")
-    key: Callable[[AlertRecord], tuple[Any, int]] = {
+    key: Callable[[AlertRecord], tuple[Any, ...]] = {
         "started_at": lambda a: (a.started_at, a.id),
         "updated_at": lambda a: (a.updated_at, a.id),
         "id": lambda a: (a.id, a.id),
         "severity": lambda a: (rank(a.severity), a.id),
+        # Most urgent first: severity, then state, then newest first; "-priority" the reverse.
+        "priority": lambda a: (rank(a.severity), urgency_rank(a), -a.started_at.timestamp(), -a.id),
     }[name]
     return [a.id for a in sorted(filter(keep, alerts), key=key, reverse=sort.startswith("-"))]
 
@@ -155,102 +148,6 @@ def test_severity_rank_is_kept_by_the_database_and_stays_internal(store: AlertSt
     assert all(r == rank(s) for s, r in ranks)
     assert {rank(s) for s, _ in ranks} == set(range(len(SEVERITIES) + 1))
     assert "severity_rank" not in every[0].to_json()
-
-
-def make_old(engine: Engine) -> None:
-    """Turn a current alert table into the one the previous version created."""
-    with engine.begin() as conn:
-        for name in NEW_INDEXES:
-            conn.exec_driver_sql(f"DROP INDEX {name}")
-        conn.exec_driver_sql("ALTER TABLE alerts DROP COLUMN severity_rank")
-        conn.exec_driver_sql("CREATE INDEX ix_alerts_device ON alerts (building, kind, device)")
-
-
-def old_rows(count: int) -> list[dict[str, Any]]:
-    severities = [*SEVERITIES, "page"]
-    return [
-        {
-            "rule": "aed-cabinet-open",
-            "severity": severities[i % len(severities)],
-            "state": "firing" if i % 2 else "resolved",
-            "building": "darong-a",
-            "kind": "aed",
-            "device": f"old-{i}",
-            "summary": "from before",
-            "value": i,
-            "started_at": T0 + i * MIN,
-            "updated_at": T0 + i * MIN,
-            "escalation_level": 0,
-            "flapping": False,
-            "silenced": False,
-            "labels": {},
-        }
-        for i in range(count)
-    ]
-
-
-def schema(engine: Engine) -> tuple[set[str], set[str]]:
-    inspector = inspect(engine)
-    return (
-        {c["name"] for c in inspector.get_columns("alerts")},
-        {str(i["name"]) for i in inspector.get_indexes("alerts")},
-    )
-
-
-def test_create_all_upgrades_an_alert_table_from_before(db: Engine) -> None:
-    fresh_columns, fresh_indexes = schema(db)
-    assert "severity_rank" in fresh_columns
-    assert set(NEW_INDEXES) <= fresh_indexes
-    assert not set(SUPERSEDED_INDEXES) & fresh_indexes
-    make_old(db)
-    old_columns, old_indexes = schema(db)
-    assert "severity_rank" not in old_columns and "ix_alerts_device" in old_indexes
-    # What the previous version's store wrote: rows without a rank.
-    with db.begin() as conn:
-        conn.execute(insert(AlertRow), old_rows(13))
-
-    create_all(db)
-    assert schema(db) == (fresh_columns, fresh_indexes)
-    create_all(db)  # again: nothing left to do, nothing changes
-    assert schema(db) == (fresh_columns, fresh_indexes)
-
-    store = AlertStore(db)
-    raised = store.raise_alert(new("after", "major"), T0 + 60 * MIN)
-    assert raised is not None
-    every, _ = store.list_alerts(sort="id", limit=100)
-    assert len(every) == 14
-    for sort in ("severity", "-severity", "-started_at"):
-        assert walk(store, 4, sort=sort) == reference(every, sort, lambda a: True), sort
-    with db.connect() as conn:
-        assert all(r == rank(s) for s, r in conn.execute(select(AlertRow.severity, AlertRow.severity_rank)))
-
-
-def test_processes_starting_together_upgrade_once(db: Engine, store_url: str) -> None:
-    make_old(db)
-    with db.begin() as conn:
-        conn.execute(insert(AlertRow), old_rows(5))
-    engines = [make_engine(store_url) for _ in range(4)]
-    barrier = threading.Barrier(len(engines))
-    errors: list[BaseException] = []
-
-    def start(engine: Engine) -> None:
-        barrier.wait()
-        try:
-            create_all(engine)
-        except Exception as error:  # noqa: BLE001 - reported after join
-            errors.append(error)
-
-    threads = [threading.Thread(target=start, args=(e,)) for e in engines]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    for engine in engines:
-        engine.dispose()
-    assert errors == []
-    columns, indexes = schema(db)
-    assert "severity_rank" in columns and set(NEW_INDEXES) <= indexes
-    assert not set(SUPERSEDED_INDEXES) & indexes
 
 
 @pytest.fixture

@@ -91,3 +91,24 @@ def low_contrast(page: Page) -> list[dict[str, Any]]:
 def unlabelled_inputs(page: Page) -> list[str]:
     result: list[str] = page.evaluate(_UNLABELLED_JS)
     return result
+
+
+# axe-core as shipped by the axe-playwright-python package (no network): WCAG 2.0/2.1 A and AA.
+_AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's violations above `minor` on the page as it is now: rule, impact, where."""
+    from axe_playwright_python.base import AXE_SCRIPT  # type: ignore[import-untyped]
+
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SCRIPT)
+    results: dict[str, Any] = page.evaluate(
+        "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        _AXE_TAGS,
+    )
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in results["violations"]
+        if v["impact"] not in (None, "minor")
+    ]

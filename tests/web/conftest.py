@@ -11,28 +11,36 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import Engine
 
 import api.tokens  # noqa: F401  (registers the api_tokens table)
 from api.app import create_app
 from api.config import ApiConfig
-from api.device_state import DeviceStateTable
 from api.influx import InfluxQueryClient
+from api.mqtt_feed import MqttConfig
 from api.roles import Role
 from api.server import ApiServer
 from api.tokens import TokenStore
+from collector.latest import LatestState
 from collector.registry import Registry
+from louyu.testing.services import Mosquitto
+from rules.config import load_rules
+from rules.engine import RuleEngine
+from rules.runner import MqttSettings, RulesRunner
 from rules.service import AlertService
 from rules.store import AlertStore
+from tests.web.contract import ApiContract
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
+CHROMIUM = "/usr/bin/chromium"
 
 
 @dataclass
 class WebApi:
     server: ApiServer
     store: AlertStore
-    devices: DeviceStateTable
+    devices: LatestState
     token: dict[Role, str]
 
     @property
@@ -51,14 +59,15 @@ def start_web(engine: Engine, registry: Registry) -> Iterator[Callable[..., WebA
     def start(
         config: ApiConfig | None = None,
         history: InfluxQueryClient | None = None,
-        devices: DeviceStateTable | None = None,
+        devices: LatestState | None = None,
         actions: AlertService | None = None,
         store: AlertStore | None = None,
         clock: Callable[[], dt.datetime] | None = None,
+        port: int = 0,
     ) -> WebApi:
         store = store or AlertStore(engine)
         tokens = TokenStore(engine)
-        table = devices or DeviceStateTable()
+        table = devices if devices is not None else LatestState(registry)
         extra: dict[str, Any] = {"clock": clock} if clock else {}
         app = create_app(
             config or ApiConfig(rate_per_s=1000, rate_burst=1000, sse_poll_s=0.5, seed_from_influx=False),
@@ -70,7 +79,7 @@ def start_web(engine: Engine, registry: Registry) -> Iterator[Callable[..., WebA
             actions=actions,
             **extra,
         )
-        server = ApiServer(app, "127.0.0.1", 0)
+        server = ApiServer(app, "127.0.0.1", port)
         server.start()
         started.append(server)
         now = dt.datetime.now(dt.UTC)
@@ -85,3 +94,55 @@ def start_web(engine: Engine, registry: Registry) -> Iterator[Callable[..., WebA
 @pytest.fixture
 def web(start_web: Callable[..., WebApi]) -> WebApi:
     return start_web()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    # Per test, not per module: Playwright's event loop starts helper threads as it goes, and a
+    # browser kept across tests would look like a thread leak to `verify_cleanup`.
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed: run `make sysdeps`")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def system(
+    mosquitto: Mosquitto, engine: Any, registry: Registry, start_web: Callable[..., WebApi]
+) -> Iterator[WebApi]:
+    """Broker -> rules engine -> alert store -> API (SSE), and broker -> API latest state."""
+    store = AlertStore(engine)
+    runner = RulesRunner(
+        lambda publisher: RuleEngine(load_rules(), registry, store, publisher),
+        MqttSettings("127.0.0.1", mosquitto.port),
+    )
+    runner.start()
+    config = ApiConfig(
+        mqtt=MqttConfig("127.0.0.1", mosquitto.port, client_id="louyu-api-web-test"),
+        rate_per_s=1000,
+        rate_burst=1000,
+        sse_poll_s=0.5,
+        seed_from_influx=False,
+    )
+    web = start_web(config=config, store=store)
+    try:
+        yield web
+    finally:
+        runner.stop()
+
+
+@pytest.fixture
+def contract(system: WebApi) -> Iterator[ApiContract]:
+    """The app's OpenAPI document as a checker; attach it to a browser context. The test fails
+    if any request a page sent or any answer it read does not match the document."""
+    document = httpx.get(f"{system.url}/openapi.json", timeout=10).json()
+    checker = ApiContract(document)
+    yield checker
+    assert checker.problems == [], "the page and the API disagree:\n" + "\n".join(checker.problems)

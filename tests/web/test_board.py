@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from api.config import ApiConfig
-from api.device_state import DeviceStateTable
 from api.influx import InfluxError, InfluxQueryClient
 from api.web.board import build_board
 from api.web.board_service import BoardService, InfluxSeries
 from api.web.forecast import Point
+from collector.latest import LatestState
 from collector.models import DeviceKey, Reading
 from collector.registry import Registry
 from louyu.testing.services import Influxd
@@ -34,14 +34,14 @@ def reading(building: str, kind: str, device: str, age_s: float = 10, **fields: 
     return Reading(building, kind, device, NOW_MS - int(age_s * 1000), fields)
 
 
-def table(*readings: Reading) -> DeviceStateTable:
-    states = DeviceStateTable()
+def table(*readings: Reading) -> LatestState:
+    states = LatestState(None)
     for r in readings:
         states.apply(r)
     return states
 
 
-def board_for(states: DeviceStateTable, registry: Registry) -> dict[str, Any]:
+def board_for(states: LatestState, registry: Registry) -> dict[str, Any]:
     return build_board(registry, states.snapshot(), {}, NOW)
 
 
@@ -65,9 +65,14 @@ def test_canteen_load_now_from_the_latest_reading(darong: Registry) -> None:
     assert canteen["today"] == [{"minute": 11 * 60 + 30, "load": 0.8}]
 
 
-def test_a_stale_canteen_reading_is_shown_as_no_data(darong: Registry) -> None:
+def test_a_canteen_reading_past_its_silence_window_is_shown_as_no_data(darong: Registry) -> None:
+    # One staleness rule for every output (collector/latest.py): 30 minutes for a canteen.
     board = board_for(
-        table(reading("darong-b", "canteen", "main-hall", age_s=16 * 60, occupancy=336)), darong
+        table(reading("darong-b", "canteen", "main-hall", age_s=29 * 60, occupancy=336)), darong
+    )
+    assert board["canteens"][0]["stale"] is False
+    board = board_for(
+        table(reading("darong-b", "canteen", "main-hall", age_s=31 * 60, occupancy=336)), darong
     )
     [canteen] = board["canteens"]
     assert canteen["stale"] is True
@@ -89,8 +94,10 @@ def test_parking_per_level_and_a_garage_counted_once(darong: Registry) -> None:
     lots = {lot["lot"]: lot for lot in tower_a["lots"]}
     assert lots["garage-b1"]["free"] == 50
     assert lots["garage-b2"]["free"] == 10
-    assert lots["garage"]["free"] is None  # the aggregate counter never reported
-    # The building total comes from the levels, and does not add the 600-space aggregate to them.
+    # The garage's own counter never reported: the site is counted by its levels.
+    assert (lots["garage"]["free"], lots["garage"]["source"]) == (60, "parts")
+    assert (lots["garage-b1"]["part_of"], lots["garage"]["part_of"]) == ("garage", None)
+    # The building total is the site's, and does not add the levels to the 600-space garage.
     assert (tower_a["free"], tower_a["capacity"]) == (60, 600)
 
     states.apply(reading("darong-a", "parking_lot", "garage", occupied=545))
@@ -321,7 +328,7 @@ def test_influx_series_reads_the_mean_per_window() -> None:
     seen: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.content.decode())
+        seen.append(request.url.query.decode())  # reads go by GET: the statement is in the query
         body = {
             "results": [
                 {
@@ -344,3 +351,28 @@ def test_influx_series_reads_the_mean_per_window() -> None:
     assert asyncio.run(run()) == [(1000, 2.5)]
     assert "mean%28%22occupancy%22%29" in seen[0]
     assert "GROUP+BY+time%28900000ms%29" in seen[0]
+
+
+def test_a_building_with_bay_sensors_and_no_lot_counter_is_on_the_board() -> None:
+    registry = Registry.from_text(
+        """
+area: t
+buildings:
+  - id: t1
+    name: T1
+    groups:
+      - {kind: parking_space, prefix: s-, count: 2}
+"""
+    )
+    states = table(
+        reading("t1", "parking_space", "s-001", occupied=True),
+        reading("t1", "parking_space", "s-002", occupied=False),
+    )
+    [t1] = board_for(states, registry)["parking"]
+    assert (t1["building"], t1["free"], t1["capacity"], t1["source"], t1["lots"]) == (
+        "t1",
+        1,
+        2,
+        "sensors",
+        [],
+    )

@@ -7,111 +7,17 @@ Screenshots go to test-artifacts/web/.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import shutil
-import subprocess
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, ViewportSize, expect
 
-from api.config import ApiConfig
-from api.mqtt_feed import MqttConfig
 from api.roles import Role
-from collector.registry import Registry
 from louyu.testing.services import Mosquitto
-from rules.config import load_rules
-from rules.engine import RuleEngine
-from rules.publisher import NullPublisher
-from rules.runner import MqttSettings, RulesRunner
-from rules.store import AlertStore
-from tests.web.a11y import low_contrast, unlabelled_inputs
+from tests.web.browsing import PHONE, WALL, check_accessibility, publish, sign_in, wait_for_device
 from tests.web.conftest import ARTIFACTS, WebApi
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-CHROMIUM = "/usr/bin/chromium"
-PHONE: ViewportSize = {"width": 390, "height": 844}
-WALL: ViewportSize = {"width": 1600, "height": 900}
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    # Per test, not per module: Playwright's event loop starts helper threads as it goes, and a
-    # browser kept across tests would look like a thread leak to `verify_cleanup`.
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed: run `make sysdeps`")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def system(
-    mosquitto: Mosquitto, engine: Any, registry: Registry, start_web: Callable[..., WebApi]
-) -> Iterator[WebApi]:
-    """Broker -> rules engine -> alert store -> API (SSE), and broker -> API latest state."""
-    store = AlertStore(engine)
-    rules = RuleEngine(load_rules(), registry, store, NullPublisher())
-    runner = RulesRunner(rules, MqttSettings("127.0.0.1", mosquitto.port))
-    runner.start()
-    config = ApiConfig(
-        mqtt=MqttConfig("127.0.0.1", mosquitto.port, client_id="louyu-api-web-test"),
-        rate_per_s=1000,
-        rate_burst=1000,
-        sse_poll_s=0.5,
-        seed_from_influx=False,
-    )
-    web = start_web(config=config, store=store)
-    try:
-        yield web
-    finally:
-        runner.stop()
-
-
-def publish(broker: Mosquitto, topic: str, payload: dict[str, Any]) -> None:
-    """A real MQTT client, as a sensor gateway would be."""
-    binary = shutil.which("mosquitto_pub")
-    assert binary, "mosquitto-clients is not installed"
-    subprocess.run(
-        [
-            binary,
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(broker.port),
-            "-q",
-            "1",
-            "-t",
-            topic,
-            "-m",
-            json.dumps(payload),
-        ],
-        check=True,
-        timeout=10,
-    )
-
-
-def sign_in(page: Page, web: WebApi, role: Role) -> None:
-    page.goto(f"{web.url}/dashboard")
-    page.get_by_label("访问令牌").fill(web.token[role])
-    page.get_by_role("button", name="登录").click()
-    expect(page.locator("#live")).to_have_attribute("data-state", "connected", timeout=10_000)
-
-
-def check_accessibility(page: Page, where: str) -> None:
-    assert unlabelled_inputs(page) == [], f"{where}: inputs without a label"
-    assert low_contrast(page) == [], f"{where}: text below WCAG AA contrast"
 
 
 def test_alert_arrives_live_is_acknowledged_by_keyboard_and_resolved(
@@ -180,12 +86,19 @@ def test_alert_arrives_live_is_acknowledged_by_keyboard_and_resolved(
         # The operator resolves it with a note; it leaves the open list on both screens.
         op_row.locator("input.note").fill("cabinet closed, AED checked")
         op_row.locator('[data-action="resolve"]').click()
+        # The cabinet still reports open: resolving needs the box ticked, not just a click.
+        dialog = operator.locator("#confirm-dialog")
+        expect(dialog).to_be_visible()
+        expect(operator.locator("#confirm-warning")).to_be_visible()
+        expect(operator.locator("#confirm-ok")).to_be_disabled()
+        operator.locator("#confirm-check").check()
+        operator.locator("#confirm-ok").click()
         expect(operator.locator("#alert-list li")).to_have_count(0, timeout=10_000)
         expect(patrol.locator("#alert-list li")).to_have_count(0, timeout=10_000)
         resolved = system.store.get(alert.id)
         assert resolved is not None and resolved.state == "resolved"
         assert system.store.events(alert.id)[-1].note == "cabinet closed, AED checked"
-        operator.select_option("#alert-filter", "resolved")
+        operator.select_option("#f-state", "resolved")
         expect(operator.locator('#alert-list li[data-state="resolved"]')).to_have_count(1)
 
         # Language: English on request, still signed in (the token lives in the tab).
@@ -211,9 +124,9 @@ def test_buildings_and_device_detail(browser: Browser, system: WebApi, mosquitto
     publish(mosquitto, "louyu/darong-a/parking_lot/garage-b1", {"occupied": 250, "capacity": 300})
     publish(mosquitto, "louyu/darong-b/aed/aed-b-12f-lift", {"state": "ready", "pads_expiry": _soon(10)})
     publish(mosquitto, "louyu/darong-b/canteen/main-hall", {"occupancy": 300, "queue_length": 12})
-    _wait_for_device(system, "darong-b", "canteen", "main-hall")
-    _wait_for_device(system, "darong-a", "parking_lot", "garage-b1")
-    _wait_for_device(system, "darong-b", "aed", "aed-b-12f-lift")
+    wait_for_device(system, "darong-b", "canteen", "main-hall")
+    wait_for_device(system, "darong-a", "parking_lot", "garage-b1")
+    wait_for_device(system, "darong-b", "aed", "aed-b-12f-lift")
     context = browser.new_context(viewport=WALL)
     page = context.new_page()
     try:
@@ -234,7 +147,7 @@ def test_buildings_and_device_detail(browser: Browser, system: WebApi, mosquitto
         expect(page.locator("[data-action]")).to_have_count(0)
         # Device detail: latest reading (history needs InfluxDB; here it says so).
         page.goto(f"{system.url}/dashboard#/device/darong-b/canteen/main-hall")
-        expect(page.locator("#device-latest")).to_contain_text("occupancy")
+        expect(page.locator("#device-latest")).to_contain_text("在场人数")
         expect(page.locator("#device-latest")).to_contain_text("300")
         expect(page.locator("#history-field option")).to_have_count(4)
         page.screenshot(path=str(ARTIFACTS / "dashboard-device.png"))
@@ -248,8 +161,8 @@ def test_public_board_without_a_token(browser: Browser, system: WebApi, mosquitt
         mosquitto, "louyu/darong-b/canteen/main-hall", {"occupancy": 378, "capacity": 420, "queue_length": 35}
     )
     publish(mosquitto, "louyu/darong-a/parking_lot/garage-b2", {"occupied": 280})
-    _wait_for_device(system, "darong-b", "canteen", "main-hall")
-    _wait_for_device(system, "darong-a", "parking_lot", "garage-b2")
+    wait_for_device(system, "darong-b", "canteen", "main-hall")
+    wait_for_device(system, "darong-a", "parking_lot", "garage-b2")
     for viewport, name in ((WALL, "board-lobby.png"), (PHONE, "board-phone.png")):
         _check_board(browser, system, viewport, name)
 
@@ -280,17 +193,3 @@ def _check_board(browser: Browser, system: WebApi, viewport: ViewportSize, name:
 
 def _soon(days: int) -> str:
     return (dt.date.today() + dt.timedelta(days=days)).isoformat()
-
-
-def _wait_for_device(web: WebApi, building: str, kind: str, device: str, timeout: float = 10.0) -> None:
-    """The API's MQTT feed has taken the reading in."""
-    deadline = time.monotonic() + timeout
-    with httpx.Client(
-        base_url=web.url, headers={"Authorization": f"Bearer {web.token[Role.VIEWER]}"}
-    ) as client:
-        while time.monotonic() < deadline:
-            body = client.get(f"/api/v1/devices/{building}/{kind}/{device}").json()
-            if body.get("reading"):
-                return
-            time.sleep(0.1)
-    raise AssertionError(f"{building}/{kind}/{device} never reached the API")

@@ -1,21 +1,18 @@
-"""The database every part shares: one `Base`, one engine factory, `create_all`.
+"""Engines and sessions on the database every part shares.
 
 SQLite (the default, `sqlite:///var/louyu.db`) runs in WAL mode so that readers (the API, the
 notifier) never wait for the engine's writes. PostgreSQL URLs (`postgresql://...`) are mapped to
-psycopg 3. Other packages declare their tables on `Base`; `create_all` creates every table whose
-module has been imported, plus the alert tables of this package.
+psycopg 3.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.orm import DeclarativeBase, Session
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Session
 
 # How long a SQLite writer waits for another writer's lock before failing. Writes are short
 # (one alert, one event), so a few seconds only ever pass under pathological contention.
@@ -24,35 +21,6 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # transaction that reads and then writes can fail at once with SQLITE_BUSY (no waiting) when
 # another engine committed in between; taking the lock up front makes it wait instead.
 WRITE_OPTION = "louyu_write"
-
-
-class Base(DeclarativeBase):
-    """Declarative base of every louyu table (alerts here, API tokens, notifier deliveries)."""
-
-
-class UtcDateTime(TypeDecorator[dt.datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite has no timezone type)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(dt.UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
-
-    def load_dialect_impl(self, dialect: Any) -> Any:
-        return dialect.type_descriptor(DateTime(timezone=dialect.name != "sqlite"))
 
 
 def normalize_url(database_url: str) -> URL:
@@ -115,15 +83,3 @@ class SessionSource:
 
     def _writer(self) -> Session:
         return Session(self._write, expire_on_commit=False)
-
-
-def create_all(engine: Engine) -> None:
-    """Create every table declared on `Base` (the alert tables are always imported), and bring an
-    older alert table up to date (`rules.tables.upgrade_alerts`)."""
-    from rules.tables import upgrade_alerts  # registers the alert tables on Base
-
-    Base.metadata.create_all(engine)
-    # A database from an earlier version: add what create_all skips on existing tables. Under
-    # the write lock, so processes starting together on one SQLite file take turns.
-    with writer(engine).begin() as connection:
-        upgrade_alerts(connection)

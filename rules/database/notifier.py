@@ -1,4 +1,4 @@
-"""The notifier's tables, on the alert store's `Base` and database, so that reading the outbox
+"""The notifier's tables, in the alert store's database, so that reading the outbox
 (`alert_events`) and recording what it produced can share one transaction.
 
 - `notify_cursor`: the last alert event id turned into deliveries (one row per consumer name).
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Engine, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from rules.db import Base, UtcDateTime, create_all
+from rules.database.base import Base, UtcDateTime
 
 # Delivery states. `pending` rows are sent (or retried) when `next_attempt_at` has come.
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
@@ -101,8 +101,3 @@ class TrackRow(Base):
     stopped_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     __table_args__ = (Index("ix_notify_tracks_due", "active", "next_due_at"),)
-
-
-def create_tables(engine: Engine) -> None:
-    """Create the notifier's tables (and the alert store's, which they sit beside)."""
-    create_all(engine)

@@ -1,27 +1,15 @@
-"""ORM tables of the alert store. Only `rules/store.py` touches them; others read records."""
+"""Tables of the alert store: alerts, their events (the notifier's outbox), silences, pending `for`
+timers. Only `rules/store.py` writes them; other parts read records."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Computed,
-    Connection,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    inspect,
-    text,
-)
+from sqlalchemy import JSON, Boolean, Computed, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.schema import CreateIndex
 
-from rules.db import Base, UtcDateTime
+from rules.database.base import Base, UtcDateTime
 from rules.records import SEVERITIES
 
 OPEN_STATES = ("firing", "acknowledged")
@@ -36,9 +24,6 @@ SEVERITY_RANK_SQL = (
 # The partial index that makes "at most one unresolved alert per rule and device" a database fact,
 # so two engines racing on one store still cannot open two. Same SQL on SQLite and PostgreSQL.
 _UNRESOLVED = text("state != 'resolved'")
-
-# Indexes of earlier versions that a current one covers (a prefix of it): dropped on upgrade.
-SUPERSEDED_INDEXES = ("ix_alerts_device",)  # (building, kind, device): ix_alerts_place_started
 
 
 class AlertRow(Base):
@@ -93,47 +78,6 @@ class AlertRow(Base):
         # `sort=severity` orders by rank, ties by id: exactly this index, either direction.
         Index("ix_alerts_severity_rank", "severity_rank", "id"),
     )
-
-
-def upgrade_alerts(connection: Connection) -> None:
-    """Bring an `alerts` table created by an earlier version up to date: add the severity rank
-    and the list indexes, drop the indexes they supersede. Only reads when already current.
-
-    Call it inside a write transaction (`rules.db.writer`: BEGIN IMMEDIATE on SQLite), so that
-    processes starting together on one database take turns and the later ones find nothing to
-    do; on PostgreSQL the table lock below does the same. DDL is issued only for what is
-    missing, since even CREATE INDEX IF NOT EXISTS locks the table against writes for a moment.
-    """
-    table = Base.metadata.tables[AlertRow.__tablename__]
-
-    def missing() -> tuple[bool, list[Index], list[str]]:
-        inspector = inspect(connection)
-        no_rank = all(c["name"] != "severity_rank" for c in inspector.get_columns(table.name))
-        present = {i["name"] for i in inspector.get_indexes(table.name)}
-        return (
-            no_rank,
-            [i for i in table.indexes if i.name not in present],
-            [name for name in SUPERSEDED_INDEXES if name in present],
-        )
-
-    no_rank, absent, superseded = missing()
-    if not (no_rank or absent or superseded):
-        return
-    if connection.dialect.name == "postgresql":
-        # Self-conflicting, so a second process waits here, then sees the first one's work.
-        connection.exec_driver_sql(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE")
-        no_rank, absent, superseded = missing()
-    if no_rank:
-        # SQLite cannot add a STORED column to a table; VIRTUAL ranks the same and is indexable.
-        kind = "VIRTUAL" if connection.dialect.name == "sqlite" else "STORED"
-        connection.exec_driver_sql(
-            f"ALTER TABLE {table.name} ADD COLUMN severity_rank INTEGER "
-            f"GENERATED ALWAYS AS ({SEVERITY_RANK_SQL}) {kind}"
-        )
-    for index in absent:
-        connection.execute(CreateIndex(index, if_not_exists=True))
-    for name in superseded:
-        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
 
 
 class EventRow(Base):

@@ -1,0 +1,1 @@
+"""Alembic revisions of the louyu database (`env.py`, `versions/`), shipped inside the package."""
