@@ -7,13 +7,14 @@ BIN := $(VENV)/bin
 SYSDEPS := mosquitto mosquitto-clients influxdb victoria-metrics chromium fonts-noto-cjk postgresql openssl systemd prometheus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help sysdeps venv lint typecheck test test-fast demo bench docs clean
+.PHONY: help sysdeps venv lint typecheck test test-fast demo bench soak docs clean
 
 help:
 	@echo "make demo   run louyu with simulated Darong traffic on local services"
 	@echo "make test   lint, type checks and every test (installs what it needs)"
 	@echo "make bench  benchmarks, with ratios against baselines measured in the same run"
 	@echo "make docs   regenerate docs/configuration.md from louyu/settings.py"
+	@echo "make soak   the whole system at district load for 30 minutes while faults strike (SOAK_MINUTES=...)"
 
 sysdeps:
 	@missing=$$(for p in $(SYSDEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -44,7 +45,7 @@ lint: venv
 	$(BIN)/mypy
 
 test: sysdeps venv lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not soak"
 
 test-fast: venv
 	$(BIN)/pytest -q -m "not integration and not browser"
@@ -57,6 +58,10 @@ bench: sysdeps venv
 
 docs: venv
 	$(BIN)/python -m louyu.config_reference
+
+SOAK_MINUTES ?= 30
+soak: sysdeps venv
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) var/demo .pytest_cache .mypy_cache .ruff_cache

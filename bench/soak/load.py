@@ -1,0 +1,221 @@
+"""The district's readings at a fixed rate, over one QoS 1 connection, with a log of every
+reading the broker acknowledged: what the verification counts in InfluxDB.
+
+Each device reports in turn (with ~100,000 devices at 1,700 msg/s, about once a minute, well inside
+every liveness window). Readings are stamped when they are made. While the broker is away they are
+kept, as a gateway keeps them, and sent in a burst on reconnection; `hold()` makes such a burst
+on purpose. One building's clock can be set off (`skew_ms`): its readings are then out of the
+contract's window, logged as expected rejections, not as valid readings.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from bench.soak.district import Device
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class AedState:
+    state: str = "ready"
+    cabinet_open: bool = False
+
+
+@dataclass
+class Counts:
+    """Acknowledged readings, valid ones by measurement, and those made to be rejected."""
+
+    valid: collections.Counter[str] = field(default_factory=collections.Counter)
+    skewed: int = 0
+    made: int = 0
+
+    @property
+    def valid_total(self) -> int:
+        return sum(self.valid.values())
+
+
+class Load:
+    def __init__(self, host: str, port: int, devices: list[Device], rate: float) -> None:
+        self.devices, self.rate = devices, rate
+        self.counts = Counts()
+        self.aed: dict[str, AedState] = {}
+        self.skew: dict[str, int] = {}  # building -> ms added to its clock
+        self.held: set[str] = set()  # buildings whose gateway holds its readings (a burst to come)
+        self._held_out: list[tuple[str, bytes, str]] = []
+        self._backlog: collections.deque[tuple[str, bytes, str]] = collections.deque()
+        self._pending: dict[int, str] = {}  # mid -> what it counts as
+        self._early: set[int] = set()
+        self._lock = threading.Lock()
+        self._last_ts: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="soak-load", daemon=True)
+        self.per_second: list[tuple[float, int]] = []  # (wall seconds, readings made that second)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id="soak-load", clean_session=False, protocol=mqtt.MQTTv311
+        )
+        self.client.max_inflight_messages_set(2000)
+        self.client.max_queued_messages_set(0)
+        self.client.on_publish = self._on_publish
+        self.client.reconnect_delay_set(1, 2)
+        self.client.connect(host, port, keepalive=10)
+
+    # -- the thread --------------------------------------------------------------------------
+    def start(self) -> None:
+        self.client.loop_start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+    def unacknowledged(self) -> int:
+        with self._lock:
+            return len(self._pending) + len(self._backlog) + len(self._held_out)
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        made = 0
+        index = 0
+        second, in_second = int(time.time()), 0
+        while not self._stop.is_set():
+            due = int((time.monotonic() - started) * self.rate)
+            while made < due:
+                device = self.devices[index % len(self.devices)]
+                index += 1
+                made += 1
+                in_second += 1
+                self._emit(device)
+            self._flush()
+            now_s = int(time.time())
+            if now_s != second:
+                self.per_second.append((second, in_second))
+                second, in_second = now_s, 0
+            time.sleep(0.005)
+
+    # -- readings ----------------------------------------------------------------------------
+    def payload(self, device: Device, ts: int) -> bytes:
+        if device.kind == "aed":
+            aed = self.aed.get(device.building, AedState())
+            body: dict[str, object] = {
+                "state": aed.state,
+                "cabinet_open": aed.cabinet_open,
+                "battery_pct": 90,
+            }
+        elif device.kind == "parking_lot":
+            body = {"occupied": (ts // 1000) % 600, "capacity": 700}
+        elif device.kind == "canteen":
+            body = {"occupancy": (ts // 1000) % 300, "queue_length": (ts // 1000) % 20}
+        else:
+            body = {"occupied": bool((ts // 1000) % 2)}
+        body["ts"] = ts
+        return orjson.dumps(body)
+
+    def _stamp(self, device: Device) -> int:
+        # Strictly increasing per device: two readings of one device never share a millisecond,
+        # which InfluxDB would store as one point.
+        ts = max(wall_ms(), self._last_ts.get(device.topic, 0) + 1)
+        self._last_ts[device.topic] = ts
+        return ts + self.skew.get(device.building, 0)
+
+    def _emit(self, device: Device) -> None:
+        ts = self._stamp(device)
+        what = "skewed" if device.building in self.skew else device.kind
+        message = (device.topic, self.payload(device, ts), what)
+        with self._lock:
+            self.counts.made += 1
+            if device.building in self.held:
+                self._held_out.append(message)
+            else:
+                self._backlog.append(message)
+
+    def send_now(self, device: Device) -> None:
+        """An incident step: out at once, ahead of the regular walk."""
+        ts = self._stamp(device)
+        with self._lock:
+            self.counts.made += 1
+            self._backlog.appendleft((device.topic, self.payload(device, ts), device.kind))
+        self._flush()
+
+    def hold(self, buildings: set[str]) -> None:
+        with self._lock:
+            self.held = set(buildings)
+
+    def release(self) -> None:
+        """The gateways come back: everything they held goes out at once."""
+        with self._lock:
+            self.held = set()
+            self._backlog.extend(self._held_out)
+            self._held_out = []
+
+    def _flush(self) -> None:
+        while self.client.is_connected():
+            with self._lock:
+                if not self._backlog:
+                    return
+                topic, payload, what = self._backlog.popleft()
+            info = self.client.publish(topic, payload, qos=1)
+            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                # Not taken: keep it for later.
+                with self._lock:
+                    self._backlog.appendleft((topic, payload, what))
+                return
+            # MQTT_ERR_NO_CONN: the connection just dropped, and paho keeps the QoS 1 message to
+            # send on reconnection; it is pending like the others.
+            with self._lock:
+                if info.mid in self._early:
+                    self._early.discard(info.mid)
+                    self._count(what)
+                else:
+                    self._pending[info.mid] = what
+            if info.rc == mqtt.MQTT_ERR_NO_CONN:
+                return
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            what = self._pending.pop(mid, None)
+            if what is None:
+                self._early.add(mid)
+            else:
+                self._count(what)
+
+    def _count(self, what: str) -> None:
+        if what == "skewed":
+            self.counts.skewed += 1
+        else:
+            self.counts.valid[what] += 1
+
+    def wait_acknowledged(self, timeout: float, tick: Callable[[], None] | None = None) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._flush()
+            if self.unacknowledged() == 0:
+                return True
+            if tick is not None:
+                tick()
+            time.sleep(0.1)
+        return False

@@ -1,0 +1,307 @@
+"""The soak's verdict: each claim checked and printed, the figures in summary.json, the plot in
+soak.png."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.soak.faults import Fault
+from bench.soak.observe import Seen
+from bench.soak.run import MEASUREMENT_FIELD, Outcome
+
+RULES = ("aed-cabinet-open", "aed-in-use")
+STEP_OF_RULE = {"aed-cabinet-open": "opened", "aed-in-use": "in_use"}
+MEMORY_GROWTH_LIMIT = 0.10
+FAULT_MARGIN_S = 5.0  # a kill or restart counts as "during a fault" for a few seconds after
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def windows(faults: list[Fault]) -> list[tuple[float, float]]:
+    return [(f.started, (f.ended or f.started) + FAULT_MARGIN_S) for f in faults if f.started is not None]
+
+
+def during_fault(at: float, spans: list[tuple[float, float]]) -> bool:
+    return any(start <= at <= end for start, end in spans)
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"n": 0, "p50": None, "p99": None, "max": None}
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {"n": len(values), "p50": statistics.median(ordered), "p99": p99, "max": ordered[-1]}
+
+
+def key(seen: Seen) -> tuple[str, str]:
+    return seen.building, seen.device
+
+
+def incident_latencies(outcome: Outcome) -> dict[str, dict[str, list[float]]]:
+    """Sensor-to-alert and sensor-to-handset, in ms, split by whether the step fell in a fault."""
+    spans = windows(outcome.faults)
+    out: dict[str, dict[str, list[float]]] = {
+        "sensor_to_alert": {"during": [], "outside": []},
+        "sensor_to_handset": {"during": [], "outside": []},
+    }
+    for incident in outcome.incidents:
+        device = (incident.device.building, incident.device.device)
+        for rule, step in STEP_OF_RULE.items():
+            sent = incident.steps.get(step)
+            if sent is None:
+                continue
+            when = "during" if during_fault(sent, spans) else "outside"
+            for name, source in (("sensor_to_alert", "alert"), ("sensor_to_handset", "handset")):
+                times = [
+                    s.at
+                    for s in outcome.seen
+                    if s.source == source and key(s) == device and s.rule == rule and s.event == "raised"
+                ]
+                if times:
+                    out[name][when].append((min(times) - sent) * 1000)
+    return out
+
+
+def memory_growth(outcome: Outcome) -> dict[str, float | None]:
+    """Per part, the growth of RSS from just after warm-up to the end, within the process that
+    ran last (a killed part is measured from its restart on)."""
+    growth: dict[str, float | None] = {}
+    # Warm-up: a fifth of the soak, and at least one and a half walks through every device, since
+    # the latest-state tables fill during the first walk.
+    cycle_s = outcome.devices / outcome.rate
+    warm = outcome.started + max(outcome.duration_s * 0.2, 1.5 * cycle_s)
+    for part, series in outcome.samples.rss.items():
+        last_pid = series[-1][2]
+        mine = [(t, mb) for t, mb, pid in series if pid == last_pid]
+        start_t = max(warm, mine[0][0] + 1.5 * cycle_s)
+        after = [mb for t, mb in mine if t >= start_t]
+        if len(after) < 10:
+            growth[part] = None
+            continue
+        tenth = max(3, len(after) // 10)
+        baseline = statistics.median(after[:tenth])
+        final = statistics.median(after[-tenth:])
+        growth[part] = final / baseline - 1
+    return growth
+
+
+def checks(outcome: Outcome) -> tuple[list[Check], dict[str, object]]:
+    result: list[Check] = []
+    missing = {m: outcome.load_counts.get(m, 0) - outcome.stored.get(m, 0) for m in MEASUREMENT_FIELD}
+    result.append(
+        Check(
+            "every valid reading stored exactly once",
+            all(v == 0 for v in missing.values()) and outcome.unacknowledged == 0,
+            f"sent and acknowledged {sum(outcome.load_counts.values()):,}, stored "
+            f"{sum(outcome.stored.values()):,} (by measurement, sent minus stored: {missing}); "
+            f"unacknowledged at the end: {outcome.unacknowledged}",
+        )
+    )
+    result.append(
+        Check(
+            "readings with the gateway's clock 10 min ahead refused, none stored",
+            outcome.future_points == 0,
+            f"{outcome.skewed:,} sent, {outcome.future_points} stored",
+        )
+    )
+    alerts = [s for s in outcome.seen if s.source == "alert"]
+    unexpected = sorted({s.rule for s in alerts if s.event == "raised" and s.rule not in RULES})
+    unresolved, missing_receivers, duplicates = [], [], 0
+    for incident in outcome.incidents:
+        device = (incident.device.building, incident.device.device)
+        for rule in RULES:
+            events = {s.event for s in alerts if key(s) == device and s.rule == rule}
+            if not {"raised", "resolved"} <= events:
+                unresolved.append(f"{device[1]}@{device[0]} {rule}: {sorted(events)}")
+            for source in ("handset", "webhook"):
+                got = [s for s in outcome.seen if s.source == source and key(s) == device and s.rule == rule]
+                ids = [s.delivery_id for s in got]
+                duplicates += len(ids) - len(set(ids))
+                if {s.event for s in got} != {"raised", "resolved"}:
+                    missing_receivers.append(
+                        f"{device[1]} {rule} at {source}: {sorted({s.event for s in got})}"
+                    )
+    result.append(
+        Check(
+            "every scripted incident raised and resolved",
+            not unresolved,
+            f"{len(outcome.incidents)} incidents x 2 alerts; not raised and resolved: {unresolved or 'none'}",
+        )
+    )
+    result.append(
+        Check(
+            "each incident's events delivered to each receiver exactly once (by delivery id)",
+            not missing_receivers,
+            f"patrol handset and webhook; missing: {missing_receivers or 'none'}; "
+            f"the same delivery id received again (retries after a crash, dropped by receivers): {duplicates}; "
+            f"webhook answered 503 {outcome.webhook_refused} times",
+        )
+    )
+    result.append(
+        Check("no other alert raised", not unexpected, f"other rules raised: {unexpected or 'none'}")
+    )
+    growth = memory_growth(outcome)
+    too_much = {p: g for p, g in growth.items() if g is not None and g > MEMORY_GROWTH_LIMIT}
+    result.append(
+        Check(
+            "no process's memory grows more than 10 % after warm-up",
+            not too_much,
+            ", ".join(f"{p} {'n/a' if g is None else f'{g:+.1%}'}" for p, g in sorted(growth.items())),
+        )
+    )
+    result.append(
+        Check(
+            "the broker's queues back to zero",
+            outcome.queued_at_end == 0,
+            f"messages stored beyond the retained ones: {outcome.queued_at_end}",
+        )
+    )
+    result.append(
+        Check(
+            "every fault struck as scheduled",
+            not outcome.fault_errors,
+            "; ".join(outcome.fault_errors) or "all",
+        )
+    )
+    latencies = incident_latencies(outcome)
+    figures: dict[str, object] = {
+        "duration_s": outcome.duration_s,
+        "rate_per_s": outcome.rate,
+        "devices": outcome.devices,
+        "readings_sent": outcome.load_counts,
+        "readings_stored": outcome.stored,
+        "drained_in_s": round(outcome.drained_in_s, 1),
+        "latency_ms": {
+            name: {when: percentiles(values) for when, values in split.items()}
+            for name, split in latencies.items()
+        },
+        "memory_growth": growth,
+        "peak_rss_mb": {p: max(mb for _, mb, _ in s) for p, s in outcome.samples.rss.items()},
+        "faults": [
+            {
+                "name": f.name,
+                "started_s": None if f.started is None else round(f.started - outcome.started, 1),
+                "length_s": None if f.started is None or f.ended is None else round(f.ended - f.started, 1),
+                "note": f.note,
+            }
+            for f in outcome.faults
+        ],
+    }
+    return result, figures
+
+
+def write(outcome: Outcome, out: Path) -> bool:
+    result, figures = checks(outcome)
+    lines = [
+        f"soak: {outcome.duration_s / 60:g} min, {outcome.rate:g} readings/s, {outcome.devices:,} devices"
+    ]
+    for fault in figures["faults"]:  # type: ignore[attr-defined]
+        note = f" ({fault['note']})" if fault["note"] else ""
+        lines.append(f"  fault at {fault['started_s']} s: {fault['name']}{note}")
+    for name, split in figures["latency_ms"].items():  # type: ignore[attr-defined]
+        for when, p in split.items():
+            if p["n"]:
+                lines.append(
+                    f"  {name} {when} faults: n={p['n']} p50={p['p50']:.1f} ms p99={p['p99']:.1f} ms max={p['max']:.1f} ms"
+                )
+    lines.append(f"  peak RSS MB: {figures['peak_rss_mb']}")
+    for check in result:
+        lines.append(f"{'PASS' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    text = "\n".join(lines)
+    print(text, flush=True)
+    (out / "summary.txt").write_text(text + "\n")
+    summary = {"checks": [check.__dict__ for check in result], **figures}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    plot(outcome, figures, out / "soak.png")
+    return all(check.ok for check in result)
+
+
+def plot(outcome: Outcome, figures: dict[str, object], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t0 = outcome.started
+    fig, (rates, lat, mem) = plt.subplots(3, 1, figsize=(12, 10), sharex=True)
+    sent = [(t - t0, n) for t, n in outcome.per_second]
+    rates.plot([t for t, _ in sent], [n for _, n in sent], lw=0.7, label="readings sent /s")
+    written = outcome.samples.written
+    rate_w = [
+        (b[0] - t0, max(0.0, (b[1] - a[1]) / (b[0] - a[0])))
+        for a, b in itertools.pairwise(written)
+        if b[0] > a[0] and b[1] >= a[1]
+    ]
+    rates.plot([t for t, _ in rate_w], [r for _, r in rate_w], lw=0.7, label="points written /s (collector)")
+    spool = outcome.samples.spool
+    if spool:
+        ax2 = rates.twinx()
+        ax2.plot(
+            [t - t0 for t, _ in spool],
+            [n for _, n in spool],
+            color="grey",
+            lw=0.7,
+            ls="--",
+            label="spool points",
+        )
+        ax2.set_ylabel("spool points")
+    rates.set_ylabel("per second")
+    rates.legend(loc="upper left")
+    for incident in outcome.incidents:
+        for rule, step in (("aed-cabinet-open", "opened"), ("aed-in-use", "in_use")):
+            sent_at = incident.steps.get(step)
+            if sent_at is None:
+                continue
+            for source, marker in (("alert", "o"), ("handset", "x")):
+                times = [
+                    s.at
+                    for s in outcome.seen
+                    if s.source == source
+                    and s.device == incident.device.device
+                    and s.building == incident.device.building
+                    and s.rule == rule
+                    and s.event == "raised"
+                ]
+                if times:
+                    lat.scatter(
+                        [sent_at - t0],
+                        [(min(times) - sent_at) * 1000],
+                        marker=marker,
+                        s=18,
+                        color="C3" if source == "alert" else "C0",
+                    )
+    lat.set_yscale("log")
+    lat.set_ylabel("sensor to alert (o) / handset (x), ms")
+    for part, series in sorted(outcome.samples.rss.items()):
+        mem.plot([t - t0 for t, _, _ in series], [mb for _, mb, _ in series], lw=0.8, label=part)
+    mem.set_ylabel("RSS, MB")
+    mem.set_xlabel("seconds since the start")
+    mem.legend(loc="upper left")
+    for fault in outcome.faults:
+        if fault.started is None:
+            continue
+        end = (fault.ended or fault.started) + 1
+        for ax in (rates, lat, mem):
+            ax.axvspan(fault.started - t0, end - t0, color="orange", alpha=0.15)
+        rates.annotate(
+            fault.name.split(" (")[0],
+            (fault.started - t0, 0),
+            rotation=90,
+            fontsize=6,
+            va="bottom",
+            xytext=(2, 2),
+            textcoords="offset points",
+        )
+    fig.suptitle(f"louyu soak: {outcome.duration_s / 60:g} min at {outcome.rate:g} readings/s, faults shaded")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

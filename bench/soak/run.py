@@ -1,0 +1,215 @@
+"""One soak, start to verdict."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.soak import district
+from bench.soak.faults import Fault, Injector, SpoolDisk
+from bench.soak.incidents import Incident, Script, plan
+from bench.soak.load import Load
+from bench.soak.observe import Seen, Watcher, WebhookReceiver, scrape
+from bench.soak.system import System
+
+MEASUREMENT_FIELD = {
+    "parking_space": "occupied",
+    "parking_lot": "occupied",
+    "aed": "state",
+    "canteen": "occupancy",
+}
+
+
+@dataclass
+class Samples:
+    """Time series taken every second for the plot and the memory verdict."""
+
+    rss: dict[str, list[tuple[float, float, int]]] = field(default_factory=dict)  # part -> (t, MB, pid)
+    written: list[tuple[float, float]] = field(default_factory=list)  # collector points written (t, total)
+    spool: list[tuple[float, float]] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    duration_s: float
+    rate: float
+    started: float
+    ended: float
+    devices: int
+    load_counts: dict[str, int]
+    skewed: int
+    stored: dict[str, int]
+    future_points: int
+    incidents: list[Incident]
+    faults: list[Fault]
+    fault_errors: list[str]
+    seen: list[Seen]
+    webhook_refused: int
+    samples: Samples
+    queued_at_end: int | None
+    per_second: list[tuple[float, int]]
+    drained_in_s: float
+    unacknowledged: int
+
+
+def routing_file(path: Path, webhook_url: str) -> Path:
+    path.write_text(
+        "timezone: Asia/Shanghai\n"
+        "receivers:\n"
+        "  - name: patrol\n"
+        "    mqtt: {}\n"
+        "  - name: city\n"
+        f'    webhook: {{url: "{webhook_url}", secret_env: LOUYU_SOAK_WEBHOOK_SECRET}}\n'
+        "    retry: {initial: 1s, max: 5s}\n"
+        "routes:\n"
+        "  - name: aed-incidents\n"
+        '    match: {rule: ["aed-cabinet-open", "aed-in-use"]}\n'
+        "    receivers: [patrol, city]\n"
+        "    events: [raised, resolved]\n"
+    )
+    return path
+
+
+def influx_counts(url: str) -> tuple[dict[str, int], int]:
+    stored: dict[str, int] = {}
+    future = 0
+    for measurement, name in MEASUREMENT_FIELD.items():
+        query = f'SELECT count("{name}") FROM "{measurement}"'
+        answer = httpx.get(f"{url}/query", params={"db": "louyu", "q": query}, timeout=60).json()
+        series = answer["results"][0].get("series")
+        stored[measurement] = int(series[0]["values"][0][1]) if series else 0
+        query = f'SELECT count("{name}") FROM "{measurement}" WHERE time > now() + 1m'
+        answer = httpx.get(f"{url}/query", params={"db": "louyu", "q": query}, timeout=60).json()
+        series = answer["results"][0].get("series")
+        future += int(series[0]["values"][0][1]) if series else 0
+    return stored, future
+
+
+def sample_forever(system: System, samples: Samples, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        now = time.time()
+        for name, part in system.parts.items():
+            rss = part.rss_mb()
+            if rss is not None and part.pid is not None:
+                samples.rss.setdefault(name, []).append((now, rss, part.pid))
+        metrics = scrape(system.parts["collector"].metrics_url)
+        if "louyu_collector_points_written_total" in metrics:
+            samples.written.append((now, metrics["louyu_collector_points_written_total"]))
+        if "louyu_collector_spool_points" in metrics:
+            samples.spool.append((now, metrics["louyu_collector_spool_points"]))
+
+
+def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int) -> Outcome:
+    out.mkdir(parents=True, exist_ok=True)
+    devices = district.devices(buildings, spaces)
+    registry = district.write_registry(out / "registry.yaml", buildings, spaces)
+    webhook = WebhookReceiver()
+    os.environ["LOUYU_SOAK_WEBHOOK_SECRET"] = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    spool = SpoolDisk(out / "spool")
+    spool_note = spool.mount()
+    system = System(out, registry, routing_file(out / "routes.yaml", webhook.url), spool.path)
+    samples, stop_sampling = Samples(), threading.Event()
+    watcher: Watcher | None = None
+    load: Load | None = None
+    try:
+        system.start()
+        watcher = Watcher("127.0.0.1", system.broker.port)
+        load = Load("127.0.0.1", system.broker.port, devices, rate)
+        sampler = threading.Thread(
+            target=sample_forever, args=(system, samples, stop_sampling), name="soak-sampler", daemon=True
+        )
+        started = time.time()
+        load.start()
+        sampler.start()
+        aeds = [d for d in devices if d.kind == "aed"]
+        skew_building, burst = (
+            district.building_id(buildings - 1),
+            {district.building_id(b) for b in range(buildings - 11, buildings - 1)},
+        )
+        injector = Injector(system, load, webhook, spool, duration_s, started, burst, skew_building)
+        fault_times = [started + f.at * duration_s for f in injector.faults]
+        # No incident on the buildings whose gateways will hold or skew their readings.
+        usable = [d for d in aeds if d.building not in burst and d.building != skew_building]
+        incidents = plan(usable, started, duration_s, fault_times)
+        script = Script(load, incidents)
+        injector.start()
+        script.start()
+        if spool_note:
+            next(f for f in injector.faults if f.name.startswith("spool disk")).note = spool_note
+        time.sleep(max(0.0, started + duration_s - time.time()))
+        injector.stop()
+        script.stop()
+        load.stop()
+        ended = time.time()
+        # Drain: every reading acknowledged by the broker, then stored, and every incident resolved.
+        load.wait_acknowledged(120)
+        drain_deadline = time.time() + max(120.0, duration_s / 3)
+        stored, future = influx_counts(system.influxd.url)
+        while time.time() < drain_deadline:
+            stored, future = influx_counts(system.influxd.url)
+            if all(stored[m] >= load.counts.valid[m] for m in MEASUREMENT_FIELD) and _settled(
+                incidents, watcher.snapshot(), webhook.seen
+            ):
+                break
+            time.sleep(2)
+        drained_in = time.time() - ended
+        time.sleep(3)  # the broker's $SYS count is a second behind
+        queued = watcher.queued()
+        stop_sampling.set()
+        sampler.join(5)
+        return Outcome(
+            duration_s,
+            rate,
+            started,
+            ended,
+            len(devices),
+            dict(load.counts.valid),
+            load.counts.skewed,
+            stored,
+            future,
+            incidents,
+            injector.faults,
+            injector.errors,
+            watcher.snapshot() + list(webhook.seen),
+            webhook.refused,
+            samples,
+            queued,
+            load.per_second,
+            drained_in,
+            load.unacknowledged(),
+        )
+    finally:
+        stop_sampling.set()
+        if load is not None:
+            load.stop()
+            load.close()
+        if watcher is not None:
+            watcher.close()
+        webhook.close()
+        with contextlib.suppress(Exception):
+            system.stop()
+        spool.unmount()
+
+
+def _settled(incidents: list[Incident], seen: list[Seen], webhook: list[Seen]) -> bool:
+    """Each incident's two alerts raised and resolved, and both events at both receivers."""
+    devices = {i.device.device + "@" + i.device.building for i in incidents}
+    wanted = {
+        (d, rule, event)
+        for d in devices
+        for rule in ("aed-cabinet-open", "aed-in-use")
+        for event in ("raised", "resolved")
+    }
+    for source, items in (("alert", seen), ("handset", seen), ("webhook", webhook)):
+        got = {(s.device + "@" + s.building, s.rule, s.event) for s in items if s.source == source}
+        if not wanted <= got:
+            return False
+    return True
