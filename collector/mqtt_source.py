@@ -10,14 +10,17 @@ Mosquitto): see docs/operations.md.
 from __future__ import annotations
 
 import ssl
+import sys
 import threading
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
 import structlog
+from paho.mqtt import __version__ as paho_version
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -27,6 +30,9 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 log = structlog.get_logger("louyu.mqtt")
 
 TELEMETRY_TOPICS = ("louyu/+/+/+", "louyu/+/+/+/availability")
+PUBACK: Final = 0x40
+# A PUBACK without reason code (MQTT 3.1.1 and 5: success): 0x40, length 2, then the id.
+PUBACK_WORD: Final = 0x4002_0000
 MessageHandler = Callable[[str, bytes, int, int], None]
 
 
@@ -109,14 +115,18 @@ class MqttSource:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
+        # paho's own out queue, for acknowledging a batch in one write (`ack`); None if this paho
+        # has no such method, and then each message is acknowledged with the public `Client.ack`.
+        queue = getattr(self.client, "_packet_queue", None)
+        self._queue_packet: Callable[[int, bytes, int, int], object] | None = (
+            queue if callable(queue) and paho_version.startswith("2.") else None
+        )
 
     # paho's thread ---------------------------------------------------------------------------
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        handler = self.handler
-        if handler is None:
-            raise RuntimeError("MqttSource has no message handler")
-        handler(message.topic, cast(bytes, message.payload), message.mid, message.qos)
+        # Runs for every message: no check here (`start()` refuses to run without a handler).
+        self.handler(message.topic, message.payload, message.mid, message.qos)  # type: ignore[misc, arg-type]
 
     def _on_connect(
         self,
@@ -173,6 +183,8 @@ class MqttSource:
 
     def start(self, wait_s: float = 15.0) -> bool:
         """Connect in the background; True once subscribed (False if not within `wait_s`)."""
+        if self.handler is None:
+            raise RuntimeError("MqttSource has no message handler")
         properties = None
         if self.protocol == "5":
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -189,8 +201,22 @@ class MqttSource:
         self.client._thread.name = "louyu-collector-mqtt"  # type: ignore[union-attr]
         return self._subscribed.wait(wait_s)
 
-    def ack(self, mid: int, qos: int) -> None:
-        self.client.ack(mid, qos)
+    def ack(self, mids: list[int], qos: int) -> None:
+        """Acknowledge these messages, in this order (the order they arrived).
+
+        QoS 1: the PUBACKs of a whole batch go to paho's out queue as one buffer, one socket
+        write and one wake-up of its loop, instead of one queued packet, one wake-up byte and one
+        `send()` each (what `Client.ack` does). paho writes a queued buffer as it is, resuming
+        after partial writes, so a buffer of many packets goes out intact and in order.
+        """
+        if qos == 1 and self._queue_packet is not None:
+            words = array("I", [PUBACK_WORD | mid for mid in mids])
+            if sys.byteorder == "little":
+                words.byteswap()  # network order: 0x40 0x02 mid-high mid-low
+            self._queue_packet(PUBACK, words.tobytes(), mids[-1], 1)
+            return
+        for mid in mids:
+            self.client.ack(mid, qos)
 
     def stop(self) -> None:
         # A plain DISCONNECT keeps the session (and its queue) on the broker for the expiry interval.

@@ -53,8 +53,8 @@ class Acks:
     def __init__(self) -> None:
         self.mids: list[int] = []
 
-    def __call__(self, mid: int, qos: int) -> None:
-        self.mids.append(mid)
+    def __call__(self, mids: list[int], qos: int) -> None:
+        self.mids.extend(mids)
 
 
 @pytest.fixture
