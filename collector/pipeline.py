@@ -171,6 +171,9 @@ class Pipeline:
             self._last_arrival = now = time.monotonic()
             if not batch:
                 batch.opened = now
+                # The writer, idle, sleeps for up to a batch interval: wake it so that it times
+                # this batch (a lone reading is stored after IDLE_FLUSH_S, not a whole interval).
+                self._cond.notify()
             if line is not None:
                 batch.lines.append(line)
             elif unknown is not None:
