@@ -125,7 +125,7 @@ class MqttSource:
     # paho's thread ---------------------------------------------------------------------------
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        # Runs for every message: no check here (`start()` refuses to run without a handler).
+        # Runs for every message, so no check: the collector sets the handler before it connects.
         self.handler(message.topic, message.payload, message.mid, message.qos)  # type: ignore[misc, arg-type]
 
     def _on_connect(
@@ -183,8 +183,6 @@ class MqttSource:
 
     def start(self, wait_s: float = 15.0) -> bool:
         """Connect in the background; True once subscribed (False if not within `wait_s`)."""
-        if self.handler is None:
-            raise RuntimeError("MqttSource has no message handler")
         properties = None
         if self.protocol == "5":
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -209,6 +207,8 @@ class MqttSource:
         `send()` each (what `Client.ack` does). paho writes a queued buffer as it is, resuming
         after partial writes, so a buffer of many packets goes out intact and in order.
         """
+        if not mids:
+            return
         if qos == 1 and self._queue_packet is not None:
             words = array("I", [PUBACK_WORD | mid for mid in mids])
             if sys.byteorder == "little":
