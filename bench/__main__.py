@@ -9,6 +9,7 @@ import time
 
 BENCHMARKS = [
     "collector_drain",
+    "collector_startup",
     "rules_latency",
     "notify_latency",
     "notify_throughput",

@@ -13,8 +13,11 @@ import time
 from typing import Any, Protocol
 
 import httpx
+import structlog
 
 from collector.errors import RejectedWriteError, RetryableWriteError
+
+log = structlog.get_logger("louyu.collector")
 
 
 class Sink(Protocol):
@@ -84,9 +87,19 @@ class V1Sink:
             response = self._client.post("/query", data={"q": f'CREATE DATABASE "{name}"'})
         except httpx.HTTPError as error:
             raise RetryableWriteError(f"{type(error).__name__}: {error}") from error
+        if response.status_code in (401, 403):
+            # A write-only user (docs/influxdb.md) may not create databases; its administrator
+            # made this one. Asking again before every batch would only repeat the refusal.
+            self._create_database = False
+            log.info(
+                "InfluxDB user may not create databases; writing to the existing one",
+                database=self.database,
+                status=response.status_code,
+            )
+            return
         if response.status_code == 200:
             self._database_ready = True
-        # Otherwise the write below reports what is wrong (for example no admin rights).
+        # Otherwise the write below reports what is wrong, and the next batch asks again.
 
     def write(self, body: bytes) -> None:
         self._ensure_database()

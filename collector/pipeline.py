@@ -29,7 +29,7 @@ import structlog
 from collector.dead_letters import DeadLetters
 from collector.errors import RejectedWriteError, RetryableWriteError, SpoolError
 from collector.influx_sink import Sink
-from collector.line_protocol import encode, tag_set
+from collector.line_protocol import encode_line, line_prefix, tag_set
 from collector.log_limits import OTHER_KEY, LogThrottle
 from collector.models import Availability, DeviceKey, Reading, Rejection, RejectReason
 from collector.parsing import excerpt, parse
@@ -40,7 +40,9 @@ from collector.stats import CollectorStats
 
 log = structlog.get_logger("louyu.collector")
 
-Acker = Callable[[int, int], object]
+# Acknowledges message ids of one QoS, in the order given (the order they arrived): once per
+# batch rather than once per message, so the source can send them as one write.
+Acker = Callable[[list[int], int], object]
 UnknownDevices = Literal["quarantine", "accept"]
 
 MIN_BACKOFF_S = 0.5
@@ -63,11 +65,13 @@ class Batch:
     rejections: list[Rejection] = field(default_factory=list)
     # Readings of unknown devices, with their payload and time of receipt (ms).
     quarantined: list[tuple[Reading, bytes, int]] = field(default_factory=list)
-    acks: list[tuple[int, int]] = field(default_factory=list)
+    # Message ids to acknowledge, by QoS (the collector subscribes at QoS 1, so QoS 2 is rare).
+    acks: list[int] = field(default_factory=list)
+    acks_qos2: list[int] = field(default_factory=list)
     opened: float = 0.0
 
     def __bool__(self) -> bool:
-        return bool(self.lines or self.rejections or self.quarantined or self.acks)
+        return bool(self.lines or self.rejections or self.quarantined or self.acks or self.acks_qos2)
 
 
 class Pipeline:
@@ -103,11 +107,14 @@ class Pipeline:
         self._batch = Batch()
         # Full batches wait here, in arrival order, so a burst never makes one oversized write.
         self._closed: deque[Batch] = deque()
-        self._cond = threading.Condition()
-        # Tag sets of registry devices (bounded by the registry) and of accepted unknown devices
-        # (bounded by UNKNOWN_TAGS_MAX): one dict lookup per reading on the hot path.
-        self._tags: dict[tuple[str, str, str], str] = {}
-        self._unknown_tags: dict[tuple[str, str, str], str] = {}
+        # The paho thread takes the bare lock (a C call); Condition's own `with` is two Python calls.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        # Line prefixes (measurement and tag set) of registry devices (bounded by the registry)
+        # and of accepted unknown devices (bounded by UNKNOWN_TAGS_MAX), by topic: one dict lookup
+        # per reading on the hot path, on the string paho hands over.
+        self._tags: dict[str, str] = {}
+        self._unknown_tags: dict[str, str] = {}
         self.stats.table_limits.update({"registry_tags": len(registry), "unknown_tags": UNKNOWN_TAGS_MAX})
         if quarantine is not None:
             self.stats.table_limits["quarantine"] = quarantine.max_rows
@@ -129,7 +136,7 @@ class Pipeline:
         """Take one message. Never raises: a bad message must not stop the ones around it."""
         stats = self.stats
         stats.received += 1
-        now_ms = int(time.time() * 1000)
+        now_ms = time.time_ns() // 1_000_000
         try:
             result = parse(topic, payload, now_ms)
         except Exception as error:
@@ -144,55 +151,70 @@ class Pipeline:
             )
         line = None
         unknown = None
-        if type(result) is Reading:
-            tags = self._tags.get((result.building, result.kind, result.device)) or self._tag_set(result)
-            if tags is not None:
-                line = encode(result, tags)
-                stats.accepted[result.kind] += 1
+        rejection = None
+        cls = type(result)
+        if cls is Reading:
+            reading: Reading = result  # type: ignore[assignment]
+            prefix = self._tags.get(topic) or self._line_prefix(topic, reading)
+            if prefix is not None:
+                line = encode_line(prefix, reading)
+                stats.accepted[reading.kind] += 1
             else:
-                unknown = (result, payload, now_ms)
-        elif type(result) is Availability:
+                unknown = (reading, payload, now_ms)
+        elif cls is Availability:
             stats.availability += 1
         else:
+            rejection = result
             stats.rejected[result.reason.value] += 1  # type: ignore[union-attr]
-        with self._cond:
+        with self._lock:
             batch = self._batch
             self._last_arrival = now = time.monotonic()
             if not batch:
                 batch.opened = now
+                # The writer, idle, sleeps for up to a batch interval: wake it so that it times
+                # this batch (a lone reading is stored after IDLE_FLUSH_S, not a whole interval).
+                self._cond.notify()
             if line is not None:
                 batch.lines.append(line)
             elif unknown is not None:
                 batch.quarantined.append(unknown)
-            elif type(result) is Rejection:
-                batch.rejections.append(result)
-            if qos:
-                batch.acks.append((mid, qos))
+            elif rejection is not None:
+                batch.rejections.append(rejection)  # type: ignore[arg-type]
+            if qos == 1:
+                batch.acks.append(mid)
+            elif qos:
+                batch.acks_qos2.append(mid)
             if len(batch.lines) >= self.batch_size or len(batch.quarantined) >= self.batch_size:
                 self._closed.append(batch)
                 self._batch = Batch()
                 self._cond.notify()
 
-    def _tag_set(self, reading: Reading) -> str | None:
-        """The tag set of a reading whose device is not cached yet; None: quarantine it."""
-        key = (reading.building, reading.kind, reading.device)
-        info = self.registry.get(*key)
+    def _line_prefix(self, topic: str, reading: Reading) -> str | None:
+        """The line prefix of a reading whose device is not cached yet; None: quarantine it."""
+        info = self.registry.get(reading.building, reading.kind, reading.device)
         if info is not None:
-            tags = self._tags[key] = tag_set(reading.building, reading.device, info.tags())
-            return tags
+            prefix = self._tags[topic] = line_prefix(
+                reading.kind, tag_set(reading.building, reading.device, info.tags())
+            )
+            return prefix
         if not self.accept_unknown:
             return None
         # Accepted, stored without registry tags.
         self.stats.unknown_accepted[self._building_label(reading.building)] += 1
-        cached = self._unknown_tags.get(key)
+        cached = self._unknown_tags.get(topic)
         if cached is not None:
             return cached
-        tags = tag_set(reading.building, reading.device, {})
+        prefix = line_prefix(reading.kind, tag_set(reading.building, reading.device, {}))
         if len(self._unknown_tags) < UNKNOWN_TAGS_MAX:
-            self._unknown_tags[key] = tags
+            self._unknown_tags[topic] = prefix
         if self._unknown_log.allow(reading.building, time.monotonic()):
-            log.info("unregistered device accepted", building=key[0], kind=key[1], device=key[2])
-        return tags
+            log.info(
+                "unregistered device accepted",
+                building=reading.building,
+                kind=reading.kind,
+                device=reading.device,
+            )
+        return prefix
 
     def _building_label(self, building: str) -> str:
         """A metric label: registry buildings by name, invented ones together (a bounded label set)."""
@@ -311,10 +333,11 @@ class Pipeline:
                         topic=rejection.topic,
                         excerpt=rejection.excerpt[:80],
                     )
-        ack = self.acker
-        for mid, qos in batch.acks:
-            ack(mid, qos)
-        self.stats.acked += len(batch.acks)
+        if batch.acks:
+            self.acker(batch.acks, 1)
+        if batch.acks_qos2:
+            self.acker(batch.acks_qos2, 2)
+        self.stats.acked += len(batch.acks) + len(batch.acks_qos2)
 
     def _hold_apart(self, readings: list[tuple[Reading, bytes, int]]) -> bool:
         """Record a batch's readings of unknown devices in the quarantine, one row per device.

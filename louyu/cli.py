@@ -1,39 +1,68 @@
-"""The `louyu` command (contract section 5). Each sub-command lives in `louyu/commands/`."""
+"""The `louyu` command (contract section 5). Each sub-command lives in `louyu/commands/`.
+
+The sub-command modules are imported when they are needed: `louyu collector` has no use for
+FastAPI, SQLAlchemy or Alembic, and importing every command's packages first doubled the
+collector's time to its first stored point. `main()` builds the app with just the sub-command
+named on the command line (all of them for `--help` or a name it does not know); `app`, the
+whole command, is built on first access.
+"""
 
 from __future__ import annotations
 
+import importlib
+import sys
+from collections.abc import Iterable
+from typing import Any
+
 import typer
 
-from louyu.commands import api as api_cmd
-from louyu.commands import collector as collector_cmd
-from louyu.commands import db as db_cmd
-from louyu.commands import notifier as notifier_cmd
-from louyu.commands import quarantine as quarantine_cmd
-from louyu.commands import registry as registry_cmd
-from louyu.commands import rules as rules_cmd
-from louyu.commands import simulate as simulate_cmd
-from louyu.commands import token as token_cmd
-from louyu.commands import up as up_cmd
+HELP = "louyu: event-driven monitor for smart office buildings (parking, AED cabinets, canteen)."
 
-app = typer.Typer(
-    name="louyu",
-    help="louyu: event-driven monitor for smart office buildings (parking, AED cabinets, canteen).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.command("up")(up_cmd.up)
-app.command("collector")(collector_cmd.collector)
-app.command("rejections")(collector_cmd.rejections)
-app.command("simulate")(simulate_cmd.simulate)
-app.command("api")(api_cmd.api)
-app.command("notifier")(notifier_cmd.notifier)
-app.add_typer(rules_cmd.app, name="rules")
-app.add_typer(token_cmd.app, name="token")
-app.add_typer(quarantine_cmd.app, name="quarantine")
-app.add_typer(db_cmd.app, name="db")
-app.add_typer(registry_cmd.app, name="registry")
+# Sub-command name -> (module in louyu.commands, attribute, whether it is a group of commands).
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "up": ("up", "up", False),
+    "collector": ("collector", "collector", False),
+    "rejections": ("collector", "rejections", False),
+    "simulate": ("simulate", "simulate", False),
+    "api": ("api", "api", False),
+    "notifier": ("notifier", "notifier", False),
+    "rules": ("rules", "app", True),
+    "token": ("token", "app", True),
+    "quarantine": ("quarantine", "app", True),
+    "db": ("db", "app", True),
+    "registry": ("registry", "app", True),
+}
+
+
+def build(names: Iterable[str] = COMMANDS) -> typer.Typer:
+    """The `louyu` app with these sub-commands (each module imported only now)."""
+    app = typer.Typer(
+        name="louyu",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    names = list(names)
+    if len(names) == 1:
+        # With one command and no callback, Typer would run it without its name.
+        app.callback()(lambda: None)
+    for name in names:
+        module_name, attribute, group = COMMANDS[name]
+        target = getattr(importlib.import_module(f"louyu.commands.{module_name}"), attribute)
+        if group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return build()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    app()
+    requested = sys.argv[1] if len(sys.argv) > 1 else ""
+    build([requested] if requested in COMMANDS else COMMANDS)()

@@ -136,7 +136,7 @@ def test_pipeline_waits_as_long_as_retry_after_says(fake: FakeInflux, tmp_path: 
         dead_letters=DeadLetters(tmp_path / "d.db"),
         quarantine=Quarantine(tmp_path / "d.db"),
         registry=Registry.load(),
-        acker=lambda mid, qos: acks.append(mid),
+        acker=lambda mids, qos: acks.extend(mids),
         batch_interval_s=0.05,
     )
     pipeline.start()

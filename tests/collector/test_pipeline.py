@@ -53,8 +53,8 @@ class Acks:
     def __init__(self) -> None:
         self.mids: list[int] = []
 
-    def __call__(self, mid: int, qos: int) -> None:
-        self.mids.append(mid)
+    def __call__(self, mids: list[int], qos: int) -> None:
+        self.mids.extend(mids)
 
 
 @pytest.fixture
@@ -163,6 +163,36 @@ def test_bad_messages_do_not_disturb_the_good_ones(parts: tuple[Pipeline, Memory
     kept = pipeline.dead_letters.latest(100)
     assert len(kept) == 40
     assert {r.reason for r in kept} == {"not_json", "reserved_building", "bad_topic", "wrong_type"}
+
+
+def test_a_lone_reading_is_stored_after_the_idle_flush_not_a_batch_interval(tmp_path: Path) -> None:
+    # The first stored point after start-up, and a trickle of readings, must not wait for the
+    # writer's idle sleep: the first reading of a batch wakes it.
+    sink, acks = MemorySink(), Acks()
+    pipeline = Pipeline(
+        sink=sink,
+        spool=Spool(tmp_path / "s.db"),
+        dead_letters=DeadLetters(tmp_path / "d.db"),
+        quarantine=Quarantine(tmp_path / "d.db"),
+        registry=Registry.load(),
+        acker=acks,
+        batch_interval_s=5.0,
+    )
+    pipeline.start()
+    try:
+        for mid in (1, 2, 3, 4):
+            time.sleep(0.3)  # the writer is idle, asleep
+            sent = time.monotonic()
+            pipeline.handle(*space(mid), mid=mid, qos=1)
+            wait_until(lambda: len(acks.mids) == mid, timeout=5)  # noqa: B023  (called at once)
+            assert time.monotonic() - sent < 0.3, "waited for the writer's idle sleep"
+        assert len(sink.lines) == 4
+    finally:
+        pipeline.stop()
+        pipeline.spool.close()
+        pipeline.dead_letters.close()
+    assert pipeline.quarantine is not None
+    pipeline.quarantine.close()
 
 
 def test_nothing_is_acked_when_neither_database_nor_spool_take_it(tmp_path: Path) -> None:

@@ -180,7 +180,7 @@ def outcome(shipped_broker: Broker, tmp_path_factory: pytest.TempPathFactory) ->
 
     def on_reading(topic: str, _payload: bytes, mid: int, qos: int) -> None:
         collector_topics.add(topic)
-        source.ack(mid, qos)
+        source.ack([mid], qos)
 
     source = MqttSource(
         target("louyu-collector-1"),

@@ -20,8 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from api.roles import Role
+from collector.influx_sink import V1Sink
 from collector.line_protocol import encode, tag_set
 from collector.models import Reading
 from collector.parsing import parse
@@ -241,3 +243,26 @@ def test_louyu_collector_and_history_api_work_with_their_users(
         response = client.get(url, params=params)
     assert response.status_code == 200, response.text
     assert [p["v"] for p in response.json()["points"]] == [404, 409]
+
+
+def test_the_collectors_user_is_refused_create_database_once_then_only_writes(secured: SecuredInflux) -> None:
+    # The write-only user may not create the database (the script made it). The sink asks once,
+    # takes the refusal, and from then on sends only its writes.
+    sink = influx_target(settings_for(secured, WRITER)).make_sink()
+    assert isinstance(sink, V1Sink)
+    requests: list[str] = []
+    sink._client.event_hooks["request"].append(lambda request: requests.append(request.url.path))
+    try:
+        with capture_logs() as logs:
+            for minute in range(3):
+                sink.write(
+                    f"parking_lot,building=darong-a,device=garage occupied={400 + minute}i "
+                    f"{NOW_MS + minute * 60_000}\n".encode()
+                )
+    finally:
+        sink.close()
+    assert requests == ["/query", "/write", "/write", "/write"]
+    refusals = [e for e in logs if "may not create databases" in e["event"]]
+    assert len(refusals) == 1 and refusals[0]["status"] == 403
+    response = secured.query("admin", 'SELECT COUNT("occupied") FROM "parking_lot"')
+    assert response.json()["results"][0]["series"][0]["values"][0][1] == 3
