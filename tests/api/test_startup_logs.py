@@ -117,4 +117,6 @@ def test_production_refuses_a_secret_left_at_a_placeholder() -> None:
         check_settings(Settings(environment="production", influx_token="secret"))
     # Allowed while developing, and a real secret is fine in production.
     check_settings(Settings(environment="development", mqtt_password="changeme"))
-    check_settings(Settings(environment="production", mqtt_password="k7-Qe2-real"))
+    check_settings(
+        Settings(environment="production", mqtt_username="louyu-rules", mqtt_password="k7-Qe2-real")
+    )
