@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -154,8 +156,18 @@ def test_accepted_readings_are_accepted_by_a_real_influxd(influxd: Influxd) -> N
         urllib.request.Request(f"{influxd.url}/query", data=b"q=CREATE+DATABASE+louyu")
     ).close()
     request = urllib.request.Request(f"{influxd.url}/write?db=louyu&precision=ms", data=b"".join(lines))
-    with urllib.request.urlopen(request) as response:
-        assert response.status == 204
+    # influxd may answer 404 (database not found) for a moment after CREATE DATABASE on a loaded
+    # machine: wait for the database, not for a fixed time.
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            with urllib.request.urlopen(request) as response:
+                assert response.status == 204
+            break
+        except urllib.error.HTTPError as error:
+            if error.code != 404 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     stored = sum(
         influx_count(influxd.url, kind, field)
         for kind, field in [

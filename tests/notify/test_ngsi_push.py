@@ -5,7 +5,6 @@ and checking every request with the Smart Data Models schemas (tests/notify/ngsi
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -117,8 +116,10 @@ def test_every_entity_valid_then_only_what_changed(
             assert request.headers["authorization"] == "Bearer t0k3n-for-tests"
         # Containment order: the site, then its levels, then the spaces.
         assert [e["type"] for e in first[0].entities[:3]] == ["OffStreetParking", *["ParkingGroup"] * 2]
-        gaps = [b.at - a.at for a, b in itertools.pairwise(first)]
-        assert min(gaps) >= 1 / 20 * 0.9, f"at most 20 requests a second: {min(gaps):.3f} s apart"
+        # At most 20 requests a second. Measured over the whole round, from when the receiver
+        # got each request: one request delayed on its way shortens a single gap, not the round.
+        span = first[-1].at - first[0].at
+        assert span >= (len(first) - 1) / 20 * 0.9, f"{len(first)} requests in {span:.3f} s"
 
         time.sleep(0.7)  # three rounds with nothing new
         assert len(broker.requests) == 13, "unchanged entities are not sent again"
