@@ -273,7 +273,10 @@ def test_ack_with_note_by_keyboard_bulk_ack_and_the_alert_timeline(
             expect(row).to_have_attribute("data-state", "acknowledged")
             expect(row.locator('[data-role="ack-note"]')).to_contain_text("到达现场")
             # The row moved below the firing ones, and the focus went with it, not to <body>.
-            assert patrol.evaluate("document.activeElement.closest('li')?.dataset.id") == str(first)
+            # The focus is put back once the moved row is drawn, just after its state changes.
+            patrol.wait_for_function(
+                f"document.activeElement?.closest('li')?.dataset.id === '{first}'", timeout=5_000
+            )
             # Bulk: select every firing alert, one note for all.
             patrol.locator("#bulk-all").check()
             expect(patrol.locator("#bulk-ack")).to_have_text("确认所选（2）")
