@@ -96,6 +96,8 @@ def time_collector(root: Path, port: int, n: int) -> float:
             "LOUYU_SPOOL_PATH": str(workdir / "spool.db"),
             "LOUYU_DEAD_LETTER_PATH": str(workdir / "dead.db"),
             "LOUYU_LOG_FORMAT": "json",
+            # An anonymous loopback broker, as in the tests: production would ask for an account.
+            "LOUYU_ENVIRONMENT": "development",
         }
         with (workdir / "collector.log").open("wb") as log:
             started = time.perf_counter()
