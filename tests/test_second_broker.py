@@ -1,0 +1,218 @@
+"""A second broker implementation: RabbitMQ's MQTT plugin (3.10, MQTT 3.1.1 only), default settings.
+
+With nothing but the broker's URL set, every part negotiates: its MQTT 5 CONNECT is dropped by
+RabbitMQ, the next attempt speaks 3.1.1 and works, and the process says so once, with why. Then
+the whole path runs for real on 3.1.1: the simulator publishes, the collector stores every reading
+in a real influxd, the rules engine raises the AED alert, the API feed hears the alert event; and
+the collector's session (clean session off, what replaces MQTT 5's session expiry) keeps the QoS 1
+backlog published while it was stopped.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import structlog
+from prometheus_client import CollectorRegistry
+
+from api.mqtt_feed import MqttFeed
+from collector.latest import LatestState
+from collector.negotiation import ANSWER_S, negotiated
+from collector.registry import Registry
+from collector.service import Collector
+from louyu.commands import collector as collector_cmd
+from louyu.commands import rules as rules_cmd
+from louyu.settings import Settings
+from louyu.simulate.connection import MqttPublisher
+from louyu.testing.clients import influx_count, influx_query
+from louyu.testing.rabbitmq import RabbitMq
+from louyu.testing.services import Influxd, ServiceError
+
+pytestmark = pytest.mark.integration
+
+NEGOTIATED = "mqtt protocol negotiated"
+READINGS = 100
+AED_TOPIC = "louyu/darong-b/aed/aed-b-1f-lobby"
+
+
+@dataclass
+class Site:
+    rabbitmq: RabbitMq
+    influxd: Influxd
+    started_s: float  # RabbitMQ's start-up, for the report
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("second-broker")
+    try:
+        rabbitmq = RabbitMq(root / "rabbitmq")
+    except ServiceError as error:
+        pytest.skip(f"RabbitMQ is not installed (Debian package rabbitmq-server): {error}")
+    influxd = Influxd(root / "influxd")
+    began = time.monotonic()
+    rabbitmq.start()
+    started_s = time.monotonic() - began
+    influxd.start()
+    yield Site(rabbitmq, influxd, started_s)
+    influxd.kill()
+    rabbitmq.kill()
+
+
+def default_settings(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """An installation's settings with only where things are: the protocol is left to its default."""
+    for name, value in {
+        "LOUYU_MQTT_URL": site.rabbitmq.url,
+        "LOUYU_INFLUX_URL": site.influxd.url,
+        "LOUYU_STATE_DIR": str(tmp_path / "state"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LOUYU_MQTT_PROTOCOL", raising=False)
+    (tmp_path / "state").mkdir(exist_ok=True)
+    settings = Settings()
+    assert settings.mqtt.protocol == "auto"
+    return settings
+
+
+def wait_for(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def readings(count: int, offset: int = 0) -> list[tuple[str, bytes]]:
+    now = int(time.time() * 1000)
+    return [
+        (
+            f"louyu/darong-a/parking_space/b1-{(n + offset) % 300 + 1:03d}",
+            json.dumps({"ts": now - 60_000 - (n + offset), "occupied": n % 2 == 0}).encode(),
+        )
+        for n in range(count)
+    ]
+
+
+def stored(site: Site) -> int:
+    return influx_count(site.influxd.url, "parking_space", "occupied")
+
+
+def publish(publisher: MqttPublisher, messages: list[tuple[str, bytes]]) -> None:
+    for topic, payload in messages:
+        assert publisher.publish(topic, payload)
+    assert wait_for(lambda: publisher.stats.pending() == 0, 30), "the broker did not acknowledge them all"
+
+
+def test_every_part_works_on_rabbitmq_with_default_settings(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = default_settings(site, tmp_path, monkeypatch)
+    registry = Registry.load()
+    assert negotiated(settings.broker) is None  # nothing in this process has reached it yet
+    alert_events = threading.Event()
+    with structlog.testing.capture_logs() as logs:
+        began = time.monotonic()
+        collector = Collector(collector_cmd.build(settings, registry).config, registry, CollectorRegistry())
+        runner = rules_cmd.build(settings, registry)
+        feed = MqttFeed(settings.broker, LatestState(registry), alert_events.set)
+        publisher = MqttPublisher(settings.broker, client_id="louyu-simulate-rabbitmq")
+        try:
+            collector.start(wait_s=0)
+            feed.start()
+            publisher.start()
+            runner.start(timeout=20)  # returns once subscribed
+            assert wait_for(lambda: collector.source.connected and feed.connected, 20), (
+                site.rabbitmq.log_tail()
+            )
+            assert publisher.wait_connected(10)
+            connected_s = time.monotonic() - began
+            for client in (collector.source.client, runner.client, feed.client, publisher.client):
+                assert client.protocol == mqtt.MQTTv311
+
+            publish(publisher, readings(READINGS))
+            alert_events.clear()
+            publish(publisher, [(AED_TOPIC, json.dumps({"state": "ready", "cabinet_open": True}).encode())])
+
+            assert wait_for(lambda: stored(site) >= READINGS, 30)
+            assert alert_events.wait(10), "the API feed heard no alert event"
+            assert wait_for(lambda: feed.messages >= READINGS + 1, 10)
+            active = runner.engine.store.open_alerts()
+            assert [a.rule for a in active if a.device == "aed-b-1f-lobby"] == ["aed-cabinet-open"]
+            before_stop = len(logs)
+        finally:
+            publisher.stop()
+            feed.stop()
+            runner.stop()
+            collector.stop()
+            gc.collect()
+    assert stored(site) == READINGS
+    [aed] = influx_query(site.influxd.url, 'SELECT "cabinet_open" FROM "aed"')
+    assert aed["values"][0][1] is True
+
+    # Several parts negotiated at once; the process says what it chose, once, with why.
+    lines = [entry for entry in logs if entry["event"] == NEGOTIATED]
+    assert len(lines) == 1, lines
+    [line] = lines
+    assert line["protocol"] == "3.1.1" and line["log_level"] == "warning"
+    assert line["reason"] == "the broker closed the connection on the MQTT 5 CONNECT"
+    assert any("shared subscriptions" in limit for limit in line["unavailable"])
+    assert "password" not in json.dumps(line, default=str).lower()
+    # Nothing complained while running: the dropped MQTT 5 attempts are the negotiation's, not failures.
+    running = logs[:before_stop]
+    assert not [e for e in running if "disconnected" in e["event"] or "refused" in e["event"]], running
+    print(
+        f"\nRabbitMQ start-up {site.started_s:.1f} s; all parts connected over 3.1.1 in {connected_s:.2f} s"
+    )
+
+
+def test_the_collector_session_keeps_what_was_published_while_it_was_away(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MQTT 3.1.1 has no session expiry: clean session off keeps the collector's queue instead."""
+    settings = default_settings(site, tmp_path, monkeypatch)
+    registry = Registry.load()
+    before = stored(site)
+    with structlog.testing.capture_logs() as logs:
+        collector = Collector(collector_cmd.build(settings, registry).config, registry, CollectorRegistry())
+        assert collector.start(wait_s=15)  # the process remembers 3.1.1: no MQTT 5 attempt again
+        collector.stop()
+        publisher = MqttPublisher(settings.broker, client_id="louyu-simulate-rabbitmq-2")
+        publisher.start()
+        try:
+            assert publisher.wait_connected(10)
+            publish(publisher, readings(40, offset=1000))
+        finally:
+            publisher.stop()
+        assert stored(site) == before  # nobody was there to take them
+        again = Collector(collector_cmd.build(settings, registry).config, registry, CollectorRegistry())
+        try:
+            assert again.start(wait_s=15)
+            assert wait_for(lambda: stored(site) >= before + 40, 30)
+        finally:
+            again.stop()
+    assert stored(site) == before + 40
+    assert not [e for e in logs if e["event"] == NEGOTIATED]
+
+
+def test_explicit_mqtt_5_is_still_obeyed(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`LOUYU_MQTT_PROTOCOL=5` means 5: against a 3.1.1-only broker the part stays unconnected."""
+    settings = default_settings(site, tmp_path, monkeypatch)
+    monkeypatch.setenv("LOUYU_MQTT_PROTOCOL", "5")
+    settings = Settings()
+    feed = MqttFeed(settings.broker, LatestState(None), lambda: None)
+    feed.start()
+    try:
+        assert not wait_for(lambda: feed.connected, ANSWER_S / 2)
+        assert feed.client.protocol == mqtt.MQTTv5
+    finally:
+        feed.stop()
+        gc.collect()
