@@ -10,8 +10,10 @@ backlog published while it was stopped.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +36,7 @@ from louyu.settings import Settings
 from louyu.simulate.connection import MqttPublisher
 from louyu.testing.clients import influx_count, influx_query
 from louyu.testing.rabbitmq import RabbitMq
-from louyu.testing.services import Influxd, ServiceError
+from louyu.testing.services import Influxd, ServiceError, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -216,3 +218,104 @@ def test_explicit_mqtt_5_is_still_obeyed(site: Site, tmp_path: Path, monkeypatch
     finally:
         feed.stop()
         gc.collect()
+
+
+class SilentToMqtt5:
+    """A loopback front for the broker that ignores MQTT 5 CONNECTs: holds them, never answers
+    (what amqtt does), and passes every other connection through to the broker unchanged."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = free_port()
+        self.server = socket.create_server(("127.0.0.1", self.port))
+        self.levels: list[int] = []  # the protocol level of each CONNECT, in order
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, name="test-silent-front", daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.server.accept()
+                self.sockets.append(conn)
+                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            first = self._read_packet(conn)
+            level = self._level(first)
+            self.levels.append(level)
+            if level == 5:
+                while conn.recv(4096):  # say nothing until the client gives up
+                    pass
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            self.sockets.append(upstream)
+            upstream.sendall(first)
+            threading.Thread(target=self._pump, args=(upstream, conn), daemon=True).start()
+            self._pump(conn, upstream)
+
+    @staticmethod
+    def _read_packet(conn: socket.socket) -> bytes:
+        header = conn.recv(1)
+        length, shift, encoded = 0, 0, b""
+        while True:
+            byte = conn.recv(1)
+            encoded += byte
+            length |= (byte[0] & 0x7F) << shift
+            shift += 7
+            if not byte[0] & 0x80:
+                break
+        body = b""
+        while len(body) < length:
+            body += conn.recv(length - len(body))
+        return header + encoded + body
+
+    @staticmethod
+    def _level(packet: bytes) -> int:
+        # fixed header, remaining length, then the protocol name (2 + 4 bytes) and its level
+        index = 1
+        while packet[index] & 0x80:
+            index += 1
+        return packet[index + 1 + 6]
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.server.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def test_a_broker_that_never_answers_mqtt_5_is_given_up_on_in_bounded_time(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    front = SilentToMqtt5(site.rabbitmq.port)
+    default_settings(site, tmp_path, monkeypatch)
+    monkeypatch.setenv("LOUYU_MQTT_URL", f"mqtt://127.0.0.1:{front.port}")
+    settings = Settings()
+    alert_events = threading.Event()
+    feed = MqttFeed(settings.broker, LatestState(None), alert_events.set)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            began = time.monotonic()
+            feed.start()
+            assert wait_for(lambda: feed.connected, ANSWER_S + 10), site.rabbitmq.log_tail()
+            connected_s = time.monotonic() - began
+    finally:
+        feed.stop()
+        front.close()
+        gc.collect()
+    assert front.levels[:2] == [5, 4]
+    # The answer window, then paho's reconnect delay (1 s), then a 3.1.1 CONNACK.
+    assert ANSWER_S <= connected_s < ANSWER_S + 3, connected_s
+    [line] = [entry for entry in logs if entry["event"] == NEGOTIATED]
+    assert line["protocol"] == "3.1.1"
+    assert line["reason"] == f"no answer to the MQTT 5 CONNECT within {ANSWER_S:g} s"
+    print(f"\nsilent to MQTT 5: connected over 3.1.1 after {connected_s:.2f} s")
