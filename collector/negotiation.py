@@ -201,7 +201,8 @@ class Negotiation:
         if self.quiet:
             self.quiet = False
             return
-        if waiting and negotiated(self.target) is None:
+        # reason 0: our own disconnect() (a part stopping), not the broker's doing.
+        if waiting and reason.value != 0 and negotiated(self.target) is None:
             if self.attempt == "5":
                 self.refusal = (
                     f"no answer to the MQTT 5 CONNECT within {ANSWER_S:g} s"

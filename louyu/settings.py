@@ -61,7 +61,8 @@ class MqttSection(Section):
     session_expiry_s: int = Field(
         7 * 24 * 3600,
         ge=0,
-        description="How long the broker keeps the collector's and the rules engine's session",
+        description="How long the broker keeps the collector's and the rules engine's session"
+        " (MQTT 5; on 3.1.1 the broker's own session expiry applies)",
     )
     keepalive_s: int = Field(30, ge=5, description="MQTT keep-alive of every part")
     protocol: Literal["auto", "5", "3.1.1"] = Field(

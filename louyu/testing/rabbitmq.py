@@ -23,9 +23,12 @@ SCRIPTS = Path("/usr/lib/rabbitmq/bin")
 class RabbitMq(Service):
     name = "rabbitmq"
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, extra: dict[str, str] | None = None) -> None:
+        """`extra`: more rabbitmq.conf settings, e.g. {"mqtt.prefetch": "5000"} (the default 10 is
+        the broker's in-flight limit per MQTT 3.1.1 consumer; docs/operations.md)."""
         super().__init__(workdir)
         self.port = port or free_port()
+        self.extra = extra or {}
         self.dist_port = free_port()
         self.epmd_port = free_port()
         # The plain script, not /usr/sbin/rabbitmq-server, which switches to the system's node.
@@ -47,6 +50,7 @@ class RabbitMq(Service):
                     "log.console = true",
                     "log.console.level = warning",
                     "log.file = false",
+                    *(f"{key} = {value}" for key, value in self.extra.items()),
                 ]
             )
             + "\n"
