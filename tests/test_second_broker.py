@@ -13,16 +13,19 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import queue
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 import structlog
+from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import CollectorRegistry
 
 from api.mqtt_feed import MqttFeed
@@ -31,6 +34,7 @@ from collector.negotiation import ANSWER_S, negotiated
 from collector.registry import Registry
 from collector.service import Collector
 from louyu.commands import collector as collector_cmd
+from louyu.commands import notifier as notifier_cmd
 from louyu.commands import rules as rules_cmd
 from louyu.settings import Settings
 from louyu.simulate.connection import MqttPublisher
@@ -43,6 +47,7 @@ pytestmark = pytest.mark.integration
 NEGOTIATED = "mqtt protocol negotiated"
 READINGS = 100
 AED_TOPIC = "louyu/darong-b/aed/aed-b-1f-lobby"
+ROUTING = "receivers: [{name: patrol, mqtt: {}}]\nroutes: [{receivers: [patrol]}]\n"
 
 
 @dataclass
@@ -104,6 +109,25 @@ def readings(count: int, offset: int = 0) -> list[tuple[str, bytes]]:
     ]
 
 
+class Handset:
+    """A patrol handset: a plain MQTT 3.1.1 client on the notifier's topic for the patrol."""
+
+    def __init__(self, port: int) -> None:
+        self.heard: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
+        subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, "handset-rabbitmq", protocol=mqtt.MQTTv311)
+        self.client.on_connect = lambda c, *_: c.subscribe("louyu/notify/patrol", qos=1)
+        self.client.on_subscribe = lambda *_: subscribed.set()
+        self.client.on_message = lambda _c, _u, m: self.heard.put((time.monotonic(), json.loads(m.payload)))
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert subscribed.wait(10), "the handset did not subscribe"
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
 def stored(site: Site) -> int:
     return influx_count(site.influxd.url, "parking_space", "occupied")
 
@@ -117,33 +141,45 @@ def publish(publisher: MqttPublisher, messages: list[tuple[str, bytes]]) -> None
 def test_every_part_works_on_rabbitmq_with_default_settings(
     site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(ROUTING)
+    monkeypatch.setenv("LOUYU_NOTIFY_FILE", str(routes))
     settings = default_settings(site, tmp_path, monkeypatch)
     registry = Registry.load()
     assert negotiated(settings.broker) is None  # nothing in this process has reached it yet
     alert_events = threading.Event()
+    handset = Handset(site.rabbitmq.port)
     with structlog.testing.capture_logs() as logs:
         began = time.monotonic()
         collector = Collector(collector_cmd.build(settings, registry).config, registry, CollectorRegistry())
         runner = rules_cmd.build(settings, registry)
+        notifier = notifier_cmd.build(settings, registry)
         feed = MqttFeed(settings.broker, LatestState(registry), alert_events.set)
         publisher = MqttPublisher(settings.broker, client_id="louyu-simulate-rabbitmq")
         try:
             collector.start(wait_s=0)
             feed.start()
             publisher.start()
+            notifier.start()
             runner.start(timeout=20)  # returns once subscribed
             assert wait_for(lambda: collector.source.connected and feed.connected, 20), (
                 site.rabbitmq.log_tail()
             )
-            assert publisher.wait_connected(10)
+            assert publisher.wait_connected(10) and notifier.connected.wait(10)
             connected_s = time.monotonic() - began
-            for client in (collector.source.client, runner.client, feed.client, publisher.client):
+            assert notifier.client is not None
+            parts = (collector.source.client, runner.client, notifier.client, feed.client, publisher.client)
+            for client in parts:
                 assert client.protocol == mqtt.MQTTv311
 
             publish(publisher, readings(READINGS))
             alert_events.clear()
+            opened = time.monotonic()
             publish(publisher, [(AED_TOPIC, json.dumps({"state": "ready", "cabinet_open": True}).encode())])
 
+            heard_at, page = handset.heard.get(timeout=10)
+            assert page["event"] == "raised"
+            assert page["alert"]["rule"] == "aed-cabinet-open"
             assert wait_for(lambda: stored(site) >= READINGS, 30)
             assert alert_events.wait(10), "the API feed heard no alert event"
             assert wait_for(lambda: feed.messages >= READINGS + 1, 10)
@@ -153,8 +189,10 @@ def test_every_part_works_on_rabbitmq_with_default_settings(
         finally:
             publisher.stop()
             feed.stop()
+            notifier.stop()
             runner.stop()
             collector.stop()
+            handset.close()
             gc.collect()
     assert stored(site) == READINGS
     [aed] = influx_query(site.influxd.url, 'SELECT "cabinet_open" FROM "aed"')
@@ -172,7 +210,8 @@ def test_every_part_works_on_rabbitmq_with_default_settings(
     running = logs[:before_stop]
     assert not [e for e in running if "disconnected" in e["event"] or "refused" in e["event"]], running
     print(
-        f"\nRabbitMQ start-up {site.started_s:.1f} s; all parts connected over 3.1.1 in {connected_s:.2f} s"
+        f"\nRabbitMQ start-up {site.started_s:.1f} s; all parts connected over 3.1.1 in {connected_s:.2f} s;"
+        f" AED cabinet opened to patrol page {heard_at - opened:.3f} s"
     )
 
 
