@@ -126,7 +126,12 @@ class Negotiation:
             self.timed_out = False
 
     def _use(self, protocol: Negotiated) -> None:
-        """Set the protocol of the next CONNECT: what paho reads when it builds the packet."""
+        """Set the protocol of the next CONNECT: what paho reads when it builds the packet.
+
+        paho 2.x has no public setter for these; `_protocol`, `_clean_session` and
+        `_connect_properties` are what its `reconnect()` reads after `on_pre_connect` (paho
+        itself rewrites `_protocol` the same way to step down to 3.1). tests/test_second_broker.py
+        catches a paho that stops reading them."""
         self.attempt = protocol
         client: Any = self.client
         if protocol == "5":
