@@ -7,8 +7,9 @@ the engine for each message), the APScheduler loop and its one worker (`louyu-ru
 The broker connection is a persistent session (a stable client id; MQTT 5: clean start off and
 a session expiry that outlives a restart; MQTT 3.1.1: clean session off), so the readings
 published while the engine restarts wait on the broker and are evaluated when it is back. What
-such a backlog may do to the engine's state is the engine's (`RuleEngine.accept`, `RuleEngine.resume`, `rules/backlog.py`); this
-module only tells it when the broker says it kept the session.
+such a backlog may do to the engine's state is the engine's (`RuleEngine.accept`,
+`RuleEngine.resume`, `rules/backlog.py`); this module only tells it when the broker says it
+kept the session.
 
 An engine may own a set of buildings (`RuleEngine.buildings`): the runner subscribes only to
 theirs, and unsubscribes what an earlier run with other buildings left in the session.
