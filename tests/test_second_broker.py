@@ -40,7 +40,7 @@ from louyu.settings import Settings
 from louyu.simulate.connection import MqttPublisher
 from louyu.testing.clients import influx_count, influx_query
 from louyu.testing.rabbitmq import RabbitMq
-from louyu.testing.services import Influxd, ServiceError, free_port
+from louyu.testing.services import Influxd, Mosquitto, ServiceError, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -370,3 +370,25 @@ def test_a_broker_that_does_not_take_mqtt_5_is_given_up_on_in_bounded_time(
     # The refusal of MQTT 5 was the negotiation's to handle, not the feed's to report.
     assert not [e for e in logs if e["event"] in ("mqtt_connect_refused", "mqtt_disconnected")], logs
     print(f"\n{mode} to MQTT 5: connected over 3.1.1 after {connected_s:.2f} s")
+
+
+def test_an_mqtt_5_broker_is_spoken_to_in_mqtt_5_and_said_so_once(
+    mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOUYU_MQTT_URL", mosquitto.url)
+    monkeypatch.setenv("LOUYU_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("LOUYU_MQTT_PROTOCOL", raising=False)
+    settings = Settings()
+    feeds = [MqttFeed(settings.broker, LatestState(None), lambda: None) for _ in range(2)]
+    try:
+        with structlog.testing.capture_logs() as logs:
+            for feed in feeds:
+                feed.start()
+            assert wait_for(lambda: all(feed.connected for feed in feeds), 10), mosquitto.log_tail()
+    finally:
+        for feed in feeds:
+            feed.stop()
+    assert [feed.client.protocol for feed in feeds] == [mqtt.MQTTv5, mqtt.MQTTv5]
+    [line] = [entry for entry in logs if entry["event"] == NEGOTIATED]
+    assert line["protocol"] == "5" and line["reason"] == "the broker accepted MQTT 5"
+    assert line["log_level"] == "info"
