@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests and the demo run for real.
-SYSDEPS := mosquitto mosquitto-clients influxdb victoria-metrics chromium fonts-noto-cjk postgresql openssl systemd prometheus
+SYSDEPS := mosquitto mosquitto-clients rabbitmq-server influxdb victoria-metrics chromium fonts-noto-cjk postgresql openssl systemd prometheus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help sysdeps venv lint typecheck test test-fast demo bench soak docs clean

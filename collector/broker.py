@@ -6,6 +6,9 @@ the keep-alive mean the same thing in each of them (docs/configuration.md, the `
 What differs between the parts is said here as arguments: the client id, whether the broker keeps
 a session for it (`persistent`), paho's reconnection cap.
 
+The protocol is negotiated by default (`auto`, collector/negotiation.py): MQTT 5 first, MQTT 3.1.1
+when the broker refuses, drops or ignores the MQTT 5 CONNECT. `5` and `3.1.1` fix it instead.
+
 `tls_insecure` turns certificate checking off altogether (no chain, no host name check): for a
 test broker with a self-signed certificate, never for production. Without it the broker's
 certificate must chain to `ca_file`, or to the system's trust store when no CA file is given.
@@ -24,7 +27,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-Protocol = Literal["5", "3.1.1"]
+from collector.negotiation import Negotiation, negotiated
+
+Protocol = Literal["auto", "5", "3.1.1"]
 URL_SCHEMES = ("mqtt", "mqtts", "tcp", "ssl")
 TLS_SCHEMES = ("mqtts", "ssl")
 
@@ -46,7 +51,7 @@ class BrokerTarget:
     cert_file: Path | None = None
     key_file: Path | None = None
     tls_insecure: bool = False
-    protocol: Protocol = "5"
+    protocol: Protocol = "auto"
     keepalive_s: int = 30
 
     @classmethod
@@ -60,7 +65,7 @@ class BrokerTarget:
         cert_file: Path | None = None,
         key_file: Path | None = None,
         tls_insecure: bool = False,
-        protocol: Protocol = "5",
+        protocol: Protocol = "auto",
         keepalive_s: int = 30,
     ) -> BrokerTarget:
         """`mqtt://host:1883` or `mqtts://host:8883`; credentials in the URL win over the separate ones."""
@@ -109,8 +114,11 @@ def make_client(
     `persistent`: the broker keeps the session (subscriptions, queued QoS 1 messages) across
     reconnections and restarts, so the client id must be stable. On MQTT 5 that is said at
     connection time (`connect_async`); on 3.1.1 by the clean-session flag, set here.
+    With `auto`, the client starts with what this process already settled on for the broker,
+    else with MQTT 5; `client.protocol` says what it speaks now (`speaks_v5`).
     """
-    v5 = target.protocol == "5"
+    protocol = (negotiated(target) or "5") if target.protocol == "auto" else target.protocol
+    v5 = protocol == "5"
     client = client_class(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
@@ -132,6 +140,11 @@ def make_client(
     return client
 
 
+def speaks_v5(client: mqtt.Client) -> bool:
+    """Whether this connection speaks MQTT 5 (read in `on_connect`: negotiation may change it)."""
+    return client.protocol == mqtt.MQTTv5
+
+
 def connect_async(
     client: mqtt.Client,
     target: BrokerTarget,
@@ -145,15 +158,19 @@ def connect_async(
     On MQTT 5 a persistent session asks for clean start off and `session_expiry_s`;
     `receive_maximum` bounds how many unacknowledged QoS 1 messages the broker sends us.
     On 3.1.1 neither exists: the session lasts as long as the broker's own expiry allows.
+    With `auto` not yet settled, the negotiation hooks the client's connection callbacks here,
+    so the caller sets its own (`on_connect`, `on_disconnect`) before calling this.
     """
-    if target.protocol != "5":
-        client.connect_async(target.host, target.port, keepalive=target.keepalive_s)
-        return
     properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     if persistent:
         properties.SessionExpiryInterval = session_expiry_s
     if receive_maximum is not None:
         properties.ReceiveMaximum = receive_maximum
+    if target.protocol == "auto" and negotiated(target) is None:
+        Negotiation(client, target, persistent=persistent).install(properties)
+    if not speaks_v5(client):
+        client.connect_async(target.host, target.port, keepalive=target.keepalive_s)
+        return
     client.connect_async(
         target.host,
         target.port,

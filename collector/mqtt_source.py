@@ -1,7 +1,8 @@
 """The broker connection: connect, reconnect, subscribe, hand messages over, acknowledge.
 
 paho-mqtt 2.x with MQTT 5 by default: a stable client id, clean start off and a session expiry
-that outlives a restart, so the broker queues messages while the collector is away. Acks are
+that outlives a restart, so the broker queues messages while the collector is away (on MQTT
+3.1.1, clean session off: the broker keeps the session as long as its own settings say). Acks are
 manual: the pipeline sends them once a reading is durable. The broker must let enough
 unacknowledged messages be in flight for that (Receive Maximum here, `max_inflight_messages` on
 Mosquitto): see docs/operations.md.
@@ -22,7 +23,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from collector.broker import BrokerTarget, connect_async, make_client
+from collector.broker import BrokerTarget, connect_async, make_client, speaks_v5
 
 log = structlog.get_logger("louyu.mqtt")
 
@@ -49,6 +50,7 @@ class MqttSource:
         on_connection_change: Callable[[bool], None] | None = None,
     ) -> None:
         self.target = target
+        self.shared_group = shared_group
         self.topics = [f"$share/{shared_group}/{t}" if shared_group else t for t in topics]
         self.session_expiry_s = session_expiry_s
         self.receive_maximum = receive_maximum
@@ -91,7 +93,14 @@ class MqttSource:
             # The broker kept our subscriptions; subscribing again would replay retained messages.
             self._subscribed.set()
             return
-        options = SubscribeOptions(qos=1) if self.target.protocol == "5" else None
+        v5 = speaks_v5(client)
+        if self.shared_group and not v5:
+            # Some 3.1.1 brokers (mosquitto) know `$share/`; others (RabbitMQ) take it as a plain
+            # filter that no device publishes to, and the collector then receives nothing.
+            log.warning(
+                "shared subscription over MQTT 3.1.1: the broker may not support it", topics=self.topics
+            )
+        options = SubscribeOptions(qos=1) if v5 else None
         topics: list[tuple[str, Any]] = [(t, options if options is not None else 1) for t in self.topics]
         client.subscribe(topics)
 

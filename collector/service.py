@@ -65,7 +65,8 @@ class CollectorConfig(BaseModel):
     shared_group: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
-        description="Shared subscription group, for several collectors splitting the telemetry",
+        description="Shared subscription group, for several collectors splitting the telemetry"
+        " (MQTT 5; not every 3.1.1 broker has them)",
     )
     # Acks wait for a durable write, so this must exceed one batch or throughput collapses.
     receive_maximum: int = Field(

@@ -61,11 +61,14 @@ class MqttSection(Section):
     session_expiry_s: int = Field(
         7 * 24 * 3600,
         ge=0,
-        description="How long the broker keeps the collector's and the rules engine's session",
+        description="How long the broker keeps the collector's and the rules engine's session"
+        " (MQTT 5; on 3.1.1 the broker's own session expiry applies)",
     )
     keepalive_s: int = Field(30, ge=5, description="MQTT keep-alive of every part")
-    protocol: Literal["5", "3.1.1"] = Field(
-        "5", description="MQTT version of every part; 3.1.1 for brokers without MQTT 5"
+    protocol: Literal["auto", "5", "3.1.1"] = Field(
+        "auto",
+        description="MQTT version of every part: auto tries 5, then 3.1.1 if the broker refuses"
+        " or drops it, and keeps what worked; 5 or 3.1.1 fixes it",
     )
     tls_ca_file: Path | None = Field(
         None, description="CA certificate(s) the broker's certificate must chain to"

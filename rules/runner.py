@@ -4,11 +4,12 @@ Threads, all named `louyu-rules-*`: the paho network loop (`louyu-rules-mqtt`, w
 the engine for each message), the APScheduler loop and its one worker (`louyu-rules-scheduler`,
 `louyu-rules-job_0`). `stop()` joins them all.
 
-The broker connection is a persistent MQTT 5 session (a stable client id, clean start off, a
-session expiry that outlives a restart), so the readings published while the engine restarts
-wait on the broker and are evaluated when it is back. What such a backlog may do to the engine's
-state is the engine's (`RuleEngine.accept`, `RuleEngine.resume`, `rules/backlog.py`); this
-module only tells it when the broker says it kept the session.
+The broker connection is a persistent session (a stable client id; MQTT 5: clean start off and
+a session expiry that outlives a restart; MQTT 3.1.1: clean session off), so the readings
+published while the engine restarts wait on the broker and are evaluated when it is back. What
+such a backlog may do to the engine's state is the engine's (`RuleEngine.accept`,
+`RuleEngine.resume`, `rules/backlog.py`); this module only tells it when the broker says it
+kept the session.
 
 An engine may own a set of buildings (`RuleEngine.buildings`): the runner subscribes only to
 theirs, and unsubscribes what an earlier run with other buildings left in the session.
@@ -31,7 +32,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from collector.broker import BrokerTarget, connect_async, make_client
+from collector.broker import BrokerTarget, connect_async, make_client, speaks_v5
 from collector.models import NAME_RE
 from rules.engine import RuleEngine
 from rules.publisher import EventPublisher, MqttEventPublisher, NullPublisher
@@ -136,7 +137,7 @@ class RulesRunner:
             self.engine.resume(now, self._disconnected_at if self._connected_once else None)
         self._connected_once = True
         self._disconnected_at = None
-        if self.broker.protocol == "5":
+        if speaks_v5(client):
             client.subscribe([(topic, SUBSCRIBE_OPTIONS) for topic in self.topics])
         elif flags.session_present:
             # MQTT 3.1.1 has no retain handling: the kept session has the filters already, and
