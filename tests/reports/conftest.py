@@ -92,9 +92,12 @@ def canteen(moment: datetime) -> tuple[int, int, int]:
 
 
 def aed_reports(moment: datetime) -> bool:
-    """aed-1 every five minutes, except 10:05-10:30 on 10 October (six beats: a silent period) and
-    10:05, 10:10 on 12 October (two: not one)."""
+    """aed-1 every five minutes, except 10:05-10:30 on 10 October (six beats: a silent period),
+    10:05, 10:10 on 12 October (two: not one), and 07:00-09:00 on 25 October (24 beats across
+    midnight UTC)."""
     if moment.minute % 5:
+        return False
+    if moment.day == 25 and 7 <= moment.hour < 9:
         return False
     if moment.day == 10 and moment.hour == 10 and 5 <= moment.minute <= 30:
         return False
