@@ -8,10 +8,12 @@ Figures, all aggregated in InfluxDB from the `parking_lot` measurement:
   cell is the mean of the hours of that weekday and local hour in the period, each hour alike;
 - fewest free spaces: capacity - max(`occupied`), at the time of that reading; most free spaces:
   capacity - min(`occupied`);
-- time full: the minutes in which the lot had no free space (`occupied` >= capacity): the
-  counter's value is carried from one reading to the next minute by minute (a subquery,
-  GROUP BY time(1m) fill(previous)), so a full lot that reports once every few minutes still
-  counts every minute it stayed full;
+- time full: the minutes in which the lot had no free space (`occupied` >= capacity), in two
+  passes: an hour whose readings (min and max per hour, with the mean) all left no free space
+  counts 60 minutes, an hour that never reached the capacity none; only the hours in between
+  are counted minute by minute, the counter's value carried from one reading to the next
+  (a subquery, GROUP BY time(1m) fill(previous)), so a full lot that reports once every few
+  minutes still counts every minute it stayed full. An hour without any reading counts none;
 - capacity: the last one the counter reported in the period, else the registry's (as the
   building summary does, docs/registry.md).
 Spaces' own sensors are not counted here: a level without a counter has no row.
@@ -19,13 +21,26 @@ Spaces' own sensors are not counted here: a level without a counter has no row.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from api.influx import InfluxQueryClient
 from api.reports import charts
 from api.reports.model import Column, Period, Scope, Section, Table, Text
-from api.reports.queries import by_device, pct, rows, run, scalar, stamp, tag_is, weekday_hour_means, where
+from api.reports.queries import (
+    HOUR_MS,
+    by_device,
+    pct,
+    rows,
+    run,
+    scalar,
+    stamp,
+    tag_is,
+    weekday_hour_means,
+    where,
+)
 from collector.registry import DeviceInfo, Registry
 from collector.site import layout
 
@@ -61,17 +76,24 @@ def _lots(registry: Registry, scope: Scope) -> list[_Lot]:
     return out
 
 
-def _full_minutes(period: Period, scope: Scope, lot: _Lot, capacity: int) -> str:
-    """One statement: the minutes in which the lot had no free space (see the module's text)."""
-    device = (tag_is("building", lot.info.building), tag_is("device", lot.info.device))
+# How far before an hour the minute-by-minute count looks for the reading that carries into it:
+# several lot-counter heartbeats (collector/cadence.py: one a minute).
+CARRY_MS: Final = 15 * 60_000
+
+
+def _full_minutes_in(lot: _Lot, hour_ms: int, capacity: int) -> str:
+    """One statement: the minutes of one hour in which the lot had no free space, its reading
+    carried minute by minute (see the module's text)."""
+    device = f"{tag_is('building', lot.info.building)} AND {tag_is('device', lot.info.device)}"
     inner = (
-        f'SELECT max("occupied") AS "m" FROM "parking_lot" {where(period, scope, *device)} '
-        "GROUP BY time(1m) fill(previous)"
+        f'SELECT max("occupied") AS "m" FROM "parking_lot" WHERE {device} '
+        f"AND time >= {hour_ms - CARRY_MS}ms AND time < {hour_ms + HOUR_MS}ms GROUP BY time(1m) fill(previous)"
     )
-    no_free = f'"m" >= {int(capacity)}'
-    # The outer WHERE keeps the period (InfluxDB bounds the subquery's buckets by it) and no
-    # building: the subquery's rows carry no tags.
-    return f'SELECT count("m") AS "v" FROM ({inner}) {where(period, Scope(scope.site), no_free)}'
+    # The subquery's rows carry no tags: the outer WHERE is the hour and the test alone.
+    return (
+        f'SELECT count("m") AS "v" FROM ({inner}) '
+        f'WHERE time >= {hour_ms}ms AND time < {hour_ms + HOUR_MS}ms AND "m" >= {int(capacity)}'
+    )
 
 
 async def build_parking_sections(
@@ -93,7 +115,8 @@ async def build_parking_sections(
     hourly, highest, lowest, reported = await run(
         client,
         [
-            f'SELECT mean("occupied") AS "v" FROM "parking_lot" {where(period, scope)} '
+            f'SELECT mean("occupied") AS "v", min("occupied") AS "lo", max("occupied") AS "hi" '
+            f'FROM "parking_lot" {where(period, scope)} '
             'GROUP BY time(1h), "building", "device" fill(none)',
             f'SELECT max("occupied") AS "v" FROM "parking_lot" {where(period, scope)} GROUP BY "building", "device"',
             f'SELECT min("occupied") AS "v" FROM "parking_lot" {where(period, scope)} GROUP BY "building", "device"',
@@ -105,15 +128,28 @@ async def build_parking_sections(
     for lot in lots:
         told = capacity_reported.get(lot.key)
         capacities[lot.key] = int(told[1]) if told and told[1] else lot.info.capacity
-    measured = [lot for lot in lots if capacities[lot.key]]
-    full = await run(
-        client, [_full_minutes(period, scope, lot, capacities[lot.key] or 0) for lot in measured]
-    )
-    full_minutes = {lot.key: int(scalar(series) or 0) for lot, series in zip(measured, full, strict=True)}
+    # Time full, in two passes: an hour whose readings all left no free space counts 60 minutes,
+    # one that never reached the capacity none, and only the hours in between are counted
+    # minute by minute.
+    by_key = {lot.key: lot for lot in lots}
+    full_minutes: dict[tuple[str, str], int] = defaultdict(int)
+    mixed: list[tuple[_Lot, int, int]] = []
     hours: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for row in rows(hourly):
-        if row.values.get("v") is not None:
-            hours.setdefault((row.building, row.device), []).append((row.time_ms, float(row.values["v"])))
+        key = (row.building, row.device)
+        if row.values.get("v") is None or key not in by_key:
+            continue
+        hours.setdefault(key, []).append((row.time_ms, float(row.values["v"])))
+        capacity = capacities[key]
+        if not capacity:
+            continue
+        if row.values["lo"] >= capacity:
+            full_minutes[key] += 60
+        elif row.values["hi"] >= capacity:
+            mixed.append((by_key[key], row.time_ms, capacity))
+    counted = await run(client, [_full_minutes_in(lot, hour, capacity) for lot, hour, capacity in mixed])
+    for (lot, _, _), series in zip(mixed, counted, strict=True):
+        full_minutes[lot.key] += int(scalar(series) or 0)
     most, least = by_device(highest), by_device(lowest)
     period_hours = period.seconds / 3600
 

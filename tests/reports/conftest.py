@@ -61,7 +61,8 @@ def workday(moment: datetime) -> bool:
 
 
 def garage(moment: datetime) -> int | None:
-    """The garage counter: full (100) 09:00-11:00 each workday, 40 otherwise; one overshoot to 103
+    """The garage counter: full (100) 09:00-11:00 each workday (on Friday 30 October until 11:20),
+    40 otherwise; one overshoot to 103
     on Tuesday 13 October 09:30 and one empty minute on Sunday 4 October 03:30; silent on Tuesday
     20 October 00:00-06:00."""
     if moment.day == 20 and moment.hour < 6:
@@ -70,6 +71,8 @@ def garage(moment: datetime) -> int | None:
         return 103
     if (moment.day, moment.hour, moment.minute) == (4, 3, 30):
         return 0
+    if (moment.day, moment.hour) == (30, 11) and moment.minute < 20:
+        return 100
     return 100 if workday(moment) and 9 <= moment.hour < 11 else 40
 
 

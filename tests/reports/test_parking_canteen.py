@@ -38,14 +38,15 @@ def test_parking_figures_of_a_known_month(month: Month) -> None:
     readings = [v for m in minutes(START, END) if (v := garage(m)) is not None]
     full_minutes = sum(1 for v in readings if v >= 100)
     g = lots["garage"]
-    # By hand: 22 workdays in October 2026, full 09:00-11:00 each: 2,640 minutes, 44 hours, of 744.
-    assert full_minutes == 22 * 120
-    assert g["hours_full"] == 44.0
-    assert g["share_full"] == round(100 * 44 / 744, 1) == 5.9
+    # By hand: 22 workdays in October 2026, full 09:00-11:00 each, and 20 minutes more on the
+    # 30th (an hour full for part of it, counted minute by minute): 2,660 minutes, of 744 hours.
+    assert full_minutes == 22 * 120 + 20
+    assert g["hours_full"] == round(2660 / 60, 1) == 44.3
+    assert g["share_full"] == round(100 * 2660 / 60 / 744, 1) == 6.0
     assert g["capacity"] == 100
     # Every hour present has all its 60 minutes, so the mean of the hourly means is the mean of
     # the minutes. By hand: of 738 hours with readings (six silent), 44 full (one 0.05 above),
-    # the rest at 40 (one 0.67 below): 32,159.38 / 738.
+    # one at 60, the rest at 40 (one 0.67 below): 32,179.38 / 738.
     assert g["mean_occupancy"] == round(sum(readings) / len(readings), 1) == 43.6
     # The overshoot to 103 leaves no free space (never below 0), and the empty minute 100.
     assert (g["fewest_free"], g["fewest_free_at"]) == (0, "2026-10-13T09:30+08:00")
@@ -86,7 +87,7 @@ def test_parking_in_the_whole_area_adds_the_other_building(month: Month) -> None
         100.0,
         100.0,
     )
-    assert lots["garage"]["hours_full"] == 44.0
+    assert lots["garage"]["hours_full"] == 44.3
 
 
 def test_canteen_figures_of_a_known_month(month: Month) -> None:
