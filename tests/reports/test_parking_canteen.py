@@ -4,15 +4,18 @@ minutes the data were made from."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from api.reports.canteen import build_canteen_sections
-from api.reports.model import Scope
+from api.reports.model import Period, Scope
 from api.reports.parking import build_parking_sections
 from tests.reports.conftest import (
     END,
     PERIOD,
     START,
+    TZ,
     Month,
     canteen,
     garage,
@@ -159,3 +162,16 @@ def test_no_canteen_in_scope(month: Month) -> None:
         month, lambda c: build_canteen_sections(c, PERIOD, Scope("testarea", "annex"), month.registry)
     )
     assert section.summary is not None and section.summary.en == "No canteen in this scope."
+
+
+def test_a_period_without_readings_gives_empty_rows_not_errors(month: Month) -> None:
+    empty = Period(datetime(2025, 3, 1, tzinfo=TZ), datetime(2025, 3, 2, tzinfo=TZ), "day")
+    scope = Scope("testarea", "tower")
+    [parking] = run_builder(month, lambda c: build_parking_sections(c, empty, scope, month.registry))
+    assert [row["mean_occupancy"] for row in table_rows(parking, "parking-lots")] == [None, None, None]
+    assert parking.summary is not None and parking.summary.en == "No parking lot reading in the period."
+    [hall] = run_builder(month, lambda c: build_canteen_sections(c, empty, scope, month.registry))
+    [day] = table_rows(hall, "canteen-days")
+    assert day["date"] == "2025-03-01" and day["busiest_load"] is None
+    assert hall.summary is not None and "no reading to compare" in hall.summary.en
+    assert all(chart.alt.en.endswith("no data.") for chart in hall.charts)
