@@ -19,7 +19,16 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 from api.roles import Role
 from louyu.testing.services import Mosquitto
 from rules.store import NewAlert
-from tests.web.browsing import DESKTOP, SIZES, WALL, check_accessibility, publish, screenshot, sign_in
+from tests.web.browsing import (
+    DESKTOP,
+    SIZES,
+    WALL,
+    check_accessibility,
+    publish,
+    screenshot,
+    sign_in,
+    wait_for_device,
+)
 from tests.web.conftest import WebApi
 from tests.web.contract import ApiContract
 
@@ -120,10 +129,19 @@ def test_the_plan_draws_the_registry_and_follows_a_sensor_alert_live(
         expect(page.locator('#buildings-plan .plan-aed[data-device="aed-b-1f-lobby"]')).to_have_attribute(
             "data-severity", "critical"
         )
-        # It flashes (the fill alternates between the alarm colour and light).
+        # It flashes: over a second and a half, its fill is the alarm colour, then light, and back.
         path = page.locator(f"{tower_b} path")
         assert path.evaluate("(p) => getComputedStyle(p).animationName") == "plan-flash"
-        assert fill_of(page, tower_b) != quiet_fill
+        seen = set(
+            path.evaluate(
+                """(p) => new Promise((done) => {
+                    const fills = [];
+                    const timer = setInterval(() => fills.push(getComputedStyle(p).fill), 100);
+                    setTimeout(() => { clearInterval(timer); done(fills); }, 1500);
+                })"""
+            )
+        )
+        assert seen == {CRITICAL_FILL, quiet_fill}, seen
         screenshot(page, f"site-plan-alarm-desktop-{lang}")
         check_accessibility(page, f"site plan with an alarm {lang}")
 
@@ -166,8 +184,12 @@ def test_the_plan_draws_the_registry_and_follows_a_sensor_alert_live(
 
 
 def test_without_motion_the_alarm_is_a_heavy_edge_and_the_keyboard_opens_a_building(
-    browser: Browser, system: WebApi, contract: ApiContract
+    browser: Browser, system: WebApi, mosquitto: Mosquitto, contract: ApiContract
 ) -> None:
+    publish(mosquitto, "louyu/darong-a/parking_lot/garage", {"occupied": 412, "capacity": 600})
+    publish(mosquitto, "louyu/darong-b/canteen/main-hall", {"occupancy": 378, "queue_length": 12})
+    wait_for_device(system, "darong-a", "parking_lot", "garage")
+    wait_for_device(system, "darong-b", "canteen", "main-hall")
     raised = system.store.raise_alert(
         NewAlert("aed-in-use", "critical", "darong-c", "aed", "aed-c-1f-lobby", "AED in use", "in_use", {}),
         dt.datetime.now(dt.UTC),
@@ -180,6 +202,12 @@ def test_without_motion_the_alarm_is_a_heavy_edge_and_the_keyboard_opens_a_build
         assert path.evaluate("(p) => getComputedStyle(p).animationName") == "none"
         assert path.evaluate("(p) => getComputedStyle(p).strokeDasharray") != "none"
         assert fill_of(page, tower_c) == CRITICAL_FILL
+        # Free parking and canteen load at a glance, as the API counts them.
+        expect(page.locator("#buildings-plan .plan-badge-parking text")).to_have_text("P 188")
+        expect(page.locator("#buildings-plan .plan-badge-canteen text")).to_have_text("餐 90%")
+        expect(page.locator(building(page, "darong-a"))).to_have_attribute(
+            "aria-label", re.compile("空位 188/600")
+        )
         # Every building is reachable with Tab, and Enter opens it.
         page.locator(building(page, "darong-a")).focus()
         page.keyboard.press("Tab")
@@ -195,9 +223,8 @@ def test_without_motion_the_alarm_is_a_heavy_edge_and_the_keyboard_opens_a_build
         expect(spaces).to_have_attribute("data-count", "300")
         expect(spaces.locator("td").nth(1)).to_have_text("300 parking spaces")
         expect(spaces.locator("td").nth(3)).to_have_text("silent 300")  # nothing has reported
-        expect(
-            page.locator('#floor-list section[data-floor="B1-B2"] tr[data-device="garage"]')
-        ).to_be_visible()
+        garage = page.locator('#floor-list section[data-floor="B1-B2"] tr[data-device="garage"]')
+        expect(garage.locator("td").nth(3)).to_have_text("ok · 412 / 600")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -28,10 +28,8 @@ function stateText(d) {
   const r = d.reading || {};
   if (d.kind === "aed" && r.state) parts.push(t("aed." + r.state));
   if (d.kind === "aed" && r.cabinet_open === true) parts.push(t("aed.cabinet_open"));
-  if (d.kind === "parking_lot" && typeof r.occupied === "number") {
-    const capacity = r.capacity ?? d.capacity;
-    if (capacity) parts.push(t("plan.free").replace("{n}", fmtNumber(Math.max(capacity - r.occupied, 0))).replace("{capacity}", fmtNumber(capacity)));
-  }
+  // The reading as it came (taken / capacity): free counts are the API's, on the plan.
+  if (d.kind === "parking_lot" && typeof r.occupied === "number") parts.push(`${fmtNumber(r.occupied)} / ${fmtNumber(r.capacity ?? d.capacity)}`);
   if (d.kind === "canteen" && typeof r.occupancy === "number") parts.push(`${fmtNumber(r.occupancy)} / ${fmtNumber(r.capacity ?? d.capacity)}`);
   return parts.join(" · ");
 }

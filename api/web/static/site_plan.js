@@ -70,15 +70,16 @@ function canteenText(p) {
   return `${t("kind.canteen")} ${p.load === null || p.load === undefined ? t("plan.no_figure") : fmtPercent(p.load)}`;
 }
 
-// A figure on the plan: a light label with dark text, wherever it falls.
+// A figure on the plan: a light label with dark text, wherever it falls, starting at its place
+// (so that it reads beside a building's mark rather than over it).
 function badge(x, y, text, kind, title) {
   const width = Math.max(text.length * 5.6 + 6, 18);
   return svg(
     "g",
     { class: `plan-badge plan-badge-${kind}` },
     svg("title", {}, title),
-    svg("rect", { x: x - width / 2, y: y - 6.5, width, height: 13, rx: 3 }),
-    svg("text", { x, y: y + 3.6, "text-anchor": "middle" }, text),
+    svg("rect", { x: x - 3, y: y - 6.5, width, height: 13, rx: 3 }),
+    svg("text", { x: x - 3 + width / 2, y: y + 3.6, "text-anchor": "middle" }, text),
   );
 }
 
