@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
+from collector.geometry import MAX_COORDINATE_M, Point, Ring, contains, overlap, ring_problems
 from collector.models import DeviceKey
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -34,6 +35,9 @@ ServiceWindow = Annotated[
     str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
 ]
 ServiceHours = tuple[tuple[time, time], ...]
+# The site plan's frame (collector/geometry.py): metres, x east, y north, finite and within 100 km.
+Coordinate = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=-MAX_COORDINATE_M, le=MAX_COORDINATE_M)]
+PointSpec = tuple[Coordinate, Coordinate]
 # A canteen without `service_hours` serves breakfast, lunch and dinner at these times (the Darong
 # staff canteen's). Outside service the hall is closed, and the board never advises going then.
 DEFAULT_SERVICE_HOURS: Final[ServiceHours] = (
@@ -79,6 +83,10 @@ class _DeviceSpec(BaseModel):
     part_of: Name | None = None
     gateway: Name | None = None
     service_hours: list[ServiceWindow] | None = Field(default=None, min_length=1)
+    # On the site plan: where the device is (an AED cabinet, a canteen, a lot's entrance) and a
+    # parking lot's footprint.
+    position: PointSpec | None = None
+    outline: list[PointSpec] | None = None
 
 
 class _GroupSpec(BaseModel):
@@ -101,6 +109,7 @@ class _BuildingSpec(BaseModel):
     name: str
     name_en: str | None = None
     address: str | None = None
+    outline: list[PointSpec] | None = None  # the footprint on the site plan
     devices: list[_DeviceSpec] = Field(default_factory=list)
     groups: list[_GroupSpec] = Field(default_factory=list)
 
@@ -130,6 +139,9 @@ class DeviceInfo:
     part_of: str | None = None
     # A canteen: its meal service; None: DEFAULT_SERVICE_HOURS (see `meal_service`).
     service_hours: ServiceHours | None = None
+    # On the site plan (metres, site frame): a point, and a parking lot's footprint.
+    position: Point | None = None
+    outline: Ring | None = None
 
     @property
     def meal_service(self) -> ServiceHours:
@@ -156,6 +168,7 @@ class BuildingInfo:
     name: str
     name_en: str | None
     address: str | None
+    outline: Ring | None = None  # the footprint on the site plan; None: not drawn
 
 
 @dataclass(slots=True)
@@ -200,7 +213,10 @@ class Registry:
             area=spec.area,
             area_name=spec.area_name,
             timezone=spec.timezone,
-            buildings={b.id: BuildingInfo(b.id, b.name, b.name_en, b.address) for b in spec.buildings},
+            buildings={
+                b.id: BuildingInfo(b.id, b.name, b.name_en, b.address, _ring(b.outline))
+                for b in spec.buildings
+            },
         )
         problems: list[tuple[int, str]] = []
         lines: dict[tuple[str, str, str], int] = {}
@@ -230,6 +246,8 @@ class Registry:
                     dev.gateway,
                     dev.part_of,
                     _service_hours(dev.service_hours),
+                    dev.position,
+                    _ring(dev.outline),
                 )
                 registry._collect(info, _line(root, ("buildings", b, "devices", d)), lines, problems)
             for g, group in enumerate(building.groups):
@@ -249,6 +267,7 @@ class Registry:
                     )
                     registry._collect(info, line, lines, problems)
         problems += _containment_problems(registry, lines)
+        problems += _plan_problems(spec, root)
         if problems:
             raise RegistryError(where, *_numbered(problems))
         return registry
@@ -307,6 +326,10 @@ class Registry:
     def capacity(self, building: str, kind: str, device: str) -> int | None:
         info = self._devices.get((building, kind, device))
         return info.capacity if info else None
+
+
+def _ring(points: list[tuple[float, float]] | None) -> Ring | None:
+    return tuple(points) if points is not None else None
 
 
 # ---------------------------------------------------------------------------- checks
@@ -466,3 +489,52 @@ def _containment_problems(
 
 def _a(kind: str | None) -> str:
     return {"aed": "an AED", "canteen": "a canteen", "parking_space": "a parking space"}.get(kind or "", "?")
+
+
+def _plan_problems(spec: _RegistrySpec, root: yaml.Node | None) -> list[tuple[int, str]]:
+    """The site plan: every outline a closed simple polygon in metres, buildings that do not
+    overlap, an outline only on a building or a parking lot, an AED or a canteen placed inside its
+    building."""
+    problems: list[tuple[int, str]] = []
+    drawn: list[tuple[str, Ring, int]] = []  # the buildings with a usable outline
+    for b, building in enumerate(spec.buildings):
+        if building.outline is None:
+            continue
+        line = _line(root, ("buildings", b, "outline"))
+        ring = tuple(building.outline)
+        found = ring_problems(ring)
+        problems += [(line, f"building {building.id}: {text}") for text in found]
+        if found:
+            continue
+        for other, other_ring, other_line in drawn:
+            if overlap(ring, other_ring):
+                problems.append(
+                    (line, f"building {building.id}: its outline overlaps {other}'s (line {other_line})")
+                )
+        drawn.append((building.id, ring, line))
+    usable = {name: ring for name, ring, _ in drawn}
+    for b, building in enumerate(spec.buildings):
+        for d, dev in enumerate(building.devices):
+            here = f"{building.id}/{dev.kind}/{dev.id}"
+            if dev.outline is not None:
+                line = _line(root, ("buildings", b, "devices", d, "outline"))
+                if dev.kind != "parking_lot":
+                    problems.append((line, f"{here}: only a building or a parking lot has an outline"))
+                else:
+                    problems += [(line, f"{here}: {text}") for text in ring_problems(tuple(dev.outline))]
+            # An AED or a canteen is in its building (a lot may reach under a plaza, a space out of it).
+            home = usable.get(building.id)
+            if (
+                dev.position is not None
+                and dev.kind in ("aed", "canteen")
+                and home is not None
+                and not contains(home, dev.position)
+            ):
+                problems.append(
+                    (
+                        _line(root, ("buildings", b, "devices", d, "position")),
+                        f"{here}: position [{dev.position[0]:g}, {dev.position[1]:g}] is outside "
+                        f"its building's outline",
+                    )
+                )
+    return problems

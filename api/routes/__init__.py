@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import alerts, deliveries, devices, events, fiware, health, history, silences
+from api.routes import alerts, deliveries, devices, events, fiware, health, history, silences, site
 
 ROUTERS: list[APIRouter] = [
     health.router,
     alerts.router,
     silences.router,
     devices.router,
+    site.router,
     history.router,
     events.router,
     deliveries.router,

@@ -506,3 +506,14 @@ def pick_lang(query: str | None, cookie: str | None) -> str:
             assert candidate is not None
             return candidate
     return DEFAULT_LANG
+
+
+def _merge() -> None:
+    # The site plan's words live in their own module (api/web/i18n_site.py).
+    from api.web.i18n_site import SITE_MESSAGES
+
+    for lang, words in SITE_MESSAGES.items():
+        MESSAGES[lang].update(words)
+
+
+_merge()

@@ -41,6 +41,9 @@ PAGE_MAX_AGE_S: Final = 60
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 LangQuery = Annotated[str | None, Query(pattern="^(zh|en)$", description="page language: zh or en")]
+# The dashboard's layout: `wall` for the control room's 1920x1080 screen (dark, compact, the site
+# plan beside the alerts), `desk` (the default) for a desk or a phone.
+ViewQuery = Annotated[str | None, Query(pattern="^(wall|desk)$", description="layout: wall or desk")]
 
 
 class Session(BaseModel):
@@ -56,7 +59,7 @@ def _timezone(request: Request) -> str:
     return state.registry.timezone if state is not None else "Asia/Shanghai"
 
 
-def _page(request: Request, template: str, lang_query: str | None) -> HTMLResponse:
+def _page(request: Request, template: str, lang_query: str | None, wall: bool = False) -> HTMLResponse:
     lang = pick_lang(lang_query, request.cookies.get(LANG_COOKIE))
     other = next(code for code in LANGS if code != lang)
     config = {
@@ -74,6 +77,7 @@ def _page(request: Request, template: str, lang_query: str | None) -> HTMLRespon
             "t": MESSAGES[lang],
             "static": VERSIONED_STATIC_PATH,
             "config": config,
+            "wall": wall,
         },
     )
     if lang_query is not None:
@@ -102,8 +106,8 @@ router = APIRouter()
 
 
 @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
-def dashboard_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, "dashboard.html", lang)
+def dashboard_page(request: Request, lang: LangQuery = None, view: ViewQuery = None) -> HTMLResponse:
+    return _page(request, "dashboard.html", lang, wall=view == "wall")
 
 
 @router.get("/board", response_class=HTMLResponse, include_in_schema=False)

@@ -46,4 +46,7 @@ def check(
                 )
         if place.spaces:
             typer.echo(f"  {len(place.spaces)} spaces in no lot (the building's own site)")
+    drawn = sum(1 for b in registry.buildings.values() if b.outline is not None)
+    placed = sum(1 for d in registry if d.position is not None or d.outline is not None)
+    typer.echo(f"site plan: {drawn} of {len(registry.buildings)} buildings drawn, {placed} devices placed")
     typer.echo(f"{len(registry)} devices in {len(registry.buildings)} buildings: ok")

@@ -143,7 +143,7 @@ def test_buildings_and_device_detail(browser: Browser, system: WebApi, mosquitto
         page.screenshot(path=str(ARTIFACTS / "dashboard-buildings.png"))
         check_accessibility(page, "buildings")
         # A viewer sees no action buttons anywhere.
-        page.get_by_role("link", name="告警").click()
+        page.locator('nav.tabs a[data-view="alerts"]').click()
         expect(page.locator("[data-action]")).to_have_count(0)
         # Device detail: latest reading (history needs InfluxDB; here it says so).
         page.goto(f"{system.url}/dashboard#/device/darong-b/canteen/main-hall")

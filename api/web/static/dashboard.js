@@ -8,15 +8,18 @@ import { ApiError, TOKEN_KEY, app } from "./api.js";
 import { clearAlarm, loadCritical, noteAlert, unlockAudio } from "./alarm.js";
 import { showAlert } from "./alert_detail.js";
 import { loadAlerts, resetAlerts, showAlerts, takeAlert } from "./alerts.js";
+import { showBuilding } from "./building_view.js";
 import { loadBuildings } from "./buildings.js";
 import { CONFIG, t } from "./common.js";
 import { loadDevice, refreshDeviceAlerts } from "./device.js";
 import { showSilences } from "./silences.js";
+import { planChanged, showPlan } from "./site_plan.js";
 import { openStream } from "./sse.js";
+import { showWallSide } from "./wall.js";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 30000;
-const VIEWS = ["alerts", "alert", "buildings", "silences", "device"];
+const VIEWS = ["alerts", "alert", "buildings", "building", "silences", "device"];
 
 let stream = null;
 let refreshTimer = null;
@@ -25,6 +28,7 @@ let refreshTimer = null;
 app.onAlert = (alert, event) => {
   takeAlert(alert, event);
   noteAlert(alert, event);
+  planChanged();
   const view = currentView();
   if (view.name === "device") refreshDeviceAlerts().catch(() => {});
   if (view.name === "alert" && Number(view.args[0]) === alert.id) showAlert(alert.id).catch(() => {});
@@ -157,20 +161,25 @@ async function route({ reload = false } = {}) {
   const view = currentView();
   for (const section of document.querySelectorAll("main > section[data-view]")) section.hidden = section.dataset.view !== view.name;
   for (const link of document.querySelectorAll("nav.tabs a")) {
-    const tab = { device: "buildings", alert: "alerts" }[view.name] || view.name;
+    const tab = { device: "buildings", building: "buildings", alert: "alerts" }[view.name] || view.name;
     if (link.dataset.view === tab) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   clearInterval(refreshTimer);
   try {
+    const side = showWallSide(view.name);
     if (view.name === "alerts") {
       if (reload) await loadAlerts();
       else await showAlerts();
+      await side;
     } else if (view.name === "alert") {
       await showAlert(Number(view.args[0]));
     } else if (view.name === "buildings") {
-      await loadBuildings();
+      await Promise.all([loadBuildings(), showPlan($("buildings-plan"))]);
       refreshTimer = setInterval(() => loadBuildings().catch(() => {}), REFRESH_MS);
+    } else if (view.name === "building") {
+      await showBuilding(view.args[0]);
+      refreshTimer = setInterval(() => showBuilding(view.args[0]).catch(() => {}), REFRESH_MS);
     } else if (view.name === "device") {
       await loadDevice(...view.args);
       refreshTimer = setInterval(() => loadDevice(...view.args, { chart: false }).catch(() => {}), REFRESH_MS);
