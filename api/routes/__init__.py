@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import alerts, deliveries, devices, events, fiware, health, history, silences
+from api.routes import (
+    alerts,
+    deliveries,
+    devices,
+    drills,
+    events,
+    fiware,
+    health,
+    history,
+    incidents,
+    silences,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -19,4 +30,6 @@ ROUTERS: list[APIRouter] = [
     events.router,
     deliveries.router,
     fiware.router,
+    incidents.router,
+    drills.router,
 ]
