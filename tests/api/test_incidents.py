@@ -48,7 +48,11 @@ def test_scripted_incident_gives_the_script_s_response_times(api: Api) -> None:
         open_body = client.get(f"/api/v1/incidents/{incident_id}").json()
         assert open_body["state"] == "open"
         assert open_body["closed_at"] is None
-        assert open_body["timings"] == {"time_to_ack_s": 45.0, "time_to_site_s": 170.0, "time_to_return_s": None}
+        assert open_body["timings"] == {
+            "time_to_ack_s": 45.0,
+            "time_to_site_s": 170.0,
+            "time_to_return_s": None,
+        }
         back(api.store, incident_id, 600)
         body = client.get(f"/api/v1/incidents/{incident_id}").json()
     assert body["state"] == "closed"
@@ -101,7 +105,9 @@ def test_cabinet_open_and_in_use_are_one_incident_the_alerts_stay_listed(api: Ap
             other.alert_id,
             again.alert_id,
         ]
-        assert [i["id"] for i in client.get("/api/v1/incidents?state=closed").json()["items"]] == [incident_id]
+        assert [i["id"] for i in client.get("/api/v1/incidents?state=closed").json()["items"]] == [
+            incident_id
+        ]
         first = client.get("/api/v1/incidents?limit=2").json()
         assert first["next_cursor"] == str(again.alert_id)
         rest = client.get(f"/api/v1/incidents?limit=2&cursor={first['next_cursor']}").json()
@@ -163,11 +169,18 @@ def test_steps_on_a_closed_incident(api: Api) -> None:
     opened = api.raise_alert()
     api.store.clear(opened.alert_id, dt.datetime.now(dt.UTC))
     with api.client(Role.OPERATOR) as client:
-        assert client.post(f"/api/v1/incidents/{opened.alert_id}/steps", json={"step": "on_site"}).status_code == 409
+        assert (
+            client.post(f"/api/v1/incidents/{opened.alert_id}/steps", json={"step": "on_site"}).status_code
+            == 409
+        )
         note = client.post(
-            f"/api/v1/incidents/{opened.alert_id}/steps", json={"step": "closing_note", "note": "pads replaced"}
+            f"/api/v1/incidents/{opened.alert_id}/steps",
+            json={"step": "closing_note", "note": "pads replaced"},
         )
         assert note.status_code == 200
         assert client.post("/api/v1/incidents/424242/steps", json={"step": "on_site"}).status_code == 404
-        assert client.post(f"/api/v1/incidents/{opened.alert_id}/steps", json={"step": "dancing"}).status_code == 422
+        assert (
+            client.post(f"/api/v1/incidents/{opened.alert_id}/steps", json={"step": "dancing"}).status_code
+            == 422
+        )
     assert note.json()["steps"][-1]["note"] == "pads replaced"
