@@ -20,7 +20,7 @@ from api.deps import Now, Resolver, State
 from api.models import Problem
 from api.routes.incident_models import DrillPublic, DrillRequest
 from api.state import ApiState
-from rules.drill import DrillStage, drill_message
+from rules.drill import DrillMessage, DrillStage, drill_message
 from rules.incidents import incidents
 
 log = structlog.get_logger("louyu.api.drills")
@@ -34,6 +34,13 @@ _REFUSED: Final[dict[int | str, dict[str, object]]] = {
 }
 
 
+def send(client: mqtt.Client, message: DrillMessage) -> None:
+    """Queue one drill message on the API's connection (QoS 1: paho resends it after a reconnect)."""
+    info = client.publish(message.topic, message.payload, qos=1)
+    if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+        log.warning("drill_message_not_queued", topic=message.topic, stage=message.stage, rc=info.rc)
+
+
 async def run_drill(
     state: ApiState, building: str, device: str, stages: list[DrillStage], interval_s: float
 ) -> None:
@@ -44,10 +51,7 @@ async def run_drill(
         if feed is None:
             log.warning("drill_stopped", building=building, device=device, stage=stage, reason="no broker")
             return
-        message = drill_message(building, device, stage, state.clock())
-        info = feed.client.publish(message.topic, message.payload, qos=1)
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            log.warning("drill_message_not_queued", topic=message.topic, stage=stage, rc=info.rc)
+        send(feed.client, drill_message(building, device, stage, state.clock()))
         log.info("drill_stage", building=building, device=device, stage=stage)
 
 
