@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.roles import Role
 from rules.store import AlertStore
 from tests.api.conftest import Api, new_alert
+from tests.api.sse import take
 
 T0 = dt.datetime(2026, 11, 27, 1, 0, tzinfo=dt.UTC)
 
@@ -184,3 +186,24 @@ def test_steps_on_a_closed_incident(api: Api) -> None:
             == 422
         )
     assert note.json()["steps"][-1]["note"] == "pads replaced"
+
+
+def test_a_step_reaches_every_open_console_live(api: Api) -> None:
+    opened = api.raise_alert()
+    headers = {"Authorization": f"Bearer {api.token[Role.VIEWER]}"}
+    with (
+        httpx.Client(base_url=api.url, headers=headers, timeout=10) as console,
+        console.stream("GET", "/api/v1/events") as wall,
+        console.stream("GET", "/api/v1/events") as desk,
+    ):
+        with api.client(Role.PATROL) as phone:
+            answer = phone.post(f"/api/v1/incidents/{opened.alert_id}/steps", json={"step": "en_route"})
+            assert answer.status_code == 200
+        for stream in (wall, desk):
+            (event,) = take(stream, 1)
+            assert (event.data["event"], event.data["by"], event.data["alert"]["id"]) == (
+                "en_route",
+                "patrol-1",
+                opened.alert_id,
+            )
+            assert event.id == answer.json()["steps"][0]["event_id"]
