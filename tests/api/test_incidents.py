@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.roles import Role
+from collector.models import Reading
 from rules.store import AlertStore
 from tests.api.conftest import Api, new_alert
 from tests.api.sse import take
@@ -138,6 +139,17 @@ def test_incident_body_tells_where_and_when_it_escalates(api: Api) -> None:
     assert due == opened.alert.started_at + dt.timedelta(minutes=5)
     assert body["drill"] is False
     assert body["device_state"]["state"] is None  # the API has heard nothing from it
+    # The cabinet's latest state: a drill's reading, then a real one (no drill field).
+    now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    key = ("darong-b", "aed", "aed-b-1f-lobby")
+    api.devices.apply(Reading(*key, now_ms, {"state": "in_use", "cabinet_open": True, "drill": True}))
+    with api.client(Role.PATROL) as client:
+        drill_state = client.get(f"/api/v1/incidents/{opened.alert_id}").json()["device_state"]
+        api.devices.apply(Reading(*key, now_ms + 1000, {"state": "ready", "cabinet_open": False}))
+        real_state = client.get(f"/api/v1/incidents/{opened.alert_id}").json()["device_state"]
+    assert (drill_state["state"], drill_state["cabinet_open"], drill_state["drill"]) == ("in_use", True, True)
+    assert (real_state["state"], real_state["cabinet_open"], real_state["drill"]) == ("ready", False, False)
+    assert dt.datetime.fromisoformat(real_state["ts"]).timestamp() * 1000 == now_ms + 1000
 
 
 @pytest.mark.parametrize(
