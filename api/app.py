@@ -35,6 +35,7 @@ from api.tokens import TokenStore
 from collector.latest import LatestState
 from collector.models import KINDS, NAME_RE, DeviceKey
 from collector.registry import Registry
+from rules.config import RuleSet, load_rules
 from rules.service import AlertService
 from rules.store import AlertStore
 
@@ -61,10 +62,12 @@ def create_app(
     history: InfluxQueryClient | None = None,
     actions: AlertService | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
+    ruleset: RuleSet | None = None,
 ) -> FastAPI:
     """Build the app. `actions` acknowledges, resolves and manages silences, publishing each
     event; by default an AlertService that publishes on the API's own MQTT connection (or
-    nowhere, without a broker: the event is stored all the same)."""
+    nowhere, without a broker: the event is stored all the same). `ruleset`: the rules file the
+    engines run (escalation times); by default the shipped rules."""
     metrics = ApiMetrics()
     metrics.watch_alerts(store.counts)
     publisher = FeedPublisher()
@@ -82,7 +85,9 @@ def create_app(
         limiter=RateLimiter(config.rate_per_s, config.rate_burst),
         streams=StreamSlots(config.sse_max_streams, config.sse_max_streams_per_token),
         clock=clock,
+        ruleset=ruleset if ruleset is not None else load_rules(),
     )
+    metrics.watch_incidents(store)
 
     def feed_counts() -> tuple[int, int, int]:
         feed = state.feed
@@ -107,6 +112,8 @@ def create_app(
             yield
         finally:
             state.wakeup.close()
+            for drill in list(state.drills):
+                drill.cancel()
             if state.feed is not None:
                 publisher.feed = None
                 await asyncio.to_thread(state.feed.stop)

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import alerts, deliveries, devices, events, fiware, health, history, silences, site
+from api.routes import (
+    alerts,
+    deliveries,
+    devices,
+    drills,
+    events,
+    fiware,
+    health,
+    history,
+    incidents,
+    silences,
+    site,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -20,4 +32,6 @@ ROUTERS: list[APIRouter] = [
     events.router,
     deliveries.router,
     fiware.router,
+    incidents.router,
+    drills.router,
 ]
