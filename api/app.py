@@ -32,6 +32,7 @@ from api.routes import ROUTERS
 from api.state import ApiState, utc_now
 from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
+from collector.area_clock import REAL, AreaClock
 from collector.latest import LatestState
 from collector.models import KINDS, NAME_RE, DeviceKey
 from collector.registry import Registry
@@ -61,6 +62,7 @@ def create_app(
     history: InfluxQueryClient | None = None,
     actions: AlertService | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
+    area_clock: AreaClock = REAL,
 ) -> FastAPI:
     """Build the app. `actions` acknowledges, resolves and manages silences, publishing each
     event; by default an AlertService that publishes on the API's own MQTT connection (or
@@ -82,6 +84,7 @@ def create_app(
         limiter=RateLimiter(config.rate_per_s, config.rate_burst),
         streams=StreamSlots(config.sse_max_streams, config.sse_max_streams_per_token),
         clock=clock,
+        area_clock=area_clock,
     )
 
     def feed_counts() -> tuple[int, int, int]:

@@ -14,6 +14,7 @@ from api.ratelimit import RateLimiter
 from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
 from api.wakeup import Wakeup
+from collector.area_clock import REAL, AreaClock
 from collector.latest import LatestState
 from collector.registry import Registry
 from rules.service import AlertService
@@ -39,4 +40,6 @@ class ApiState:
     streams: StreamSlots
     wakeup: Wakeup = field(default_factory=Wakeup)
     clock: Callable[[], dt.datetime] = utc_now
+    # The area's time of day (the board's service hours and best time): real, or a demo's.
+    area_clock: AreaClock = REAL
     feed: MqttFeed | None = None

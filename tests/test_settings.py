@@ -67,6 +67,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "metrics.bind": ("127.0.0.1:9100", "127.0.0.1:9100"),
     "log.level": ("DEBUG", "DEBUG"),
     "log.format": ("json", "json"),
+    "demo.clock": ("07:30x60", "07:30x60"),
 }
 
 
