@@ -86,7 +86,8 @@ def test_an_anchor_makes_separately_started_processes_agree() -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["7", "25:00x60", "07:30x0", "07:30x-5", "07:30xfast", "07:30x60@yesterday", "2026-13-01T07:30x60"]
+    "spec",
+    ["7", "25:00x60", "07:30x0", "07:30x-5", "07:30xfast", "07:30x60@yesterday", "2026-13-01T07:30x60"],
 )
 def test_a_bad_setting_is_refused_with_the_expected_form(spec: str) -> None:
     with pytest.raises(ClockSpecError, match="HH:MM"):
