@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import structlog
 import typer
 
+from collector.area_clock import AreaClock, wall_ms
+from collector.registry import Registry
 from louyu import runtime
 from louyu.local_services import start_missing
 from louyu.runtime import Part, load_registry, run_parts
+
+if TYPE_CHECKING:
+    from louyu.simulate.scenarios import Scenario
 
 log = structlog.get_logger("louyu")
 DEMO_DIR = Path("var/demo")
@@ -27,6 +32,28 @@ DEMO_DIR = Path("var/demo")
 # arrivals, the lunch rush (real minutes 4 to 6) and the afternoon pass within minutes.
 DEMO_DAY_START = "07:30"
 DEMO_SPEED = 60.0
+
+
+# The demo's lunch rush (the `lunch-rush` scenario) starts at the simulated 11:30 and holds about
+# as long as the simulated lunch (its 480 s hold, scaled to LUNCH_HOLD_AREA_S of the area's time).
+LUNCH_RUSH_AT = dt.time(11, 30)
+LUNCH_HOLD_AREA_S = 96 * 60.0
+
+
+def demo_scenarios(registry: Registry, clock: AreaClock, now_ms: int) -> list[str | Scenario]:
+    """The AED cabinet opening 90 real seconds in (its alert runs on real time), and a lunch rush
+    at the simulated lunch, whatever the clock's start and speed: a rush held for a fixed real
+    time would fill the canteen all simulated afternoon."""
+    from louyu.simulate.scenarios import LUNCH_RUSH_HOLD_S, build_scenario
+
+    tz = ZoneInfo(registry.timezone)
+    area_now = clock.area_now(dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC), tz)
+    lunch = dt.datetime.combine(area_now.date(), LUNCH_RUSH_AT, tz)
+    if lunch < area_now:
+        lunch += dt.timedelta(days=1)
+    at_s = clock.real_span(int((lunch - area_now).total_seconds() * 1000)) / 1000
+    scale = clock.real_span(int(LUNCH_HOLD_AREA_S * 1000)) / 1000 / LUNCH_RUSH_HOLD_S
+    return ["aed-cabinet-open@90s", build_scenario("lunch-rush", registry, at_s, scale)]
 
 
 def demo_defaults() -> dict[str, object]:
@@ -97,7 +124,9 @@ def up(
                     broker,
                     registry=registry,
                     area_clock=area_clock,
-                    scenarios=scenario if scenario is not None else ["aed-cabinet-open@90s", "lunch-rush@4m"],
+                    scenarios=scenario
+                    if scenario is not None
+                    else demo_scenarios(registry, area_clock, wall_ms()),
                 ),
             )
         )
@@ -114,8 +143,7 @@ def up(
             f"  operator token {token}\n"
             f"  simulated time {area_clock.area_now(dt.datetime.now(dt.UTC), ZoneInfo(registry.timezone)):%a %H:%M}"
             f" x{area_clock.speed:g} (LOUYU_DEMO_CLOCK={settings.demo.clock or ''})\n"
-            "An AED cabinet opens after 90 s and the canteen fills after 4 min (about 11:30 simulated)."
-            " Ctrl-C stops everything.\n"
+            "An AED cabinet opens after 90 s; the lunch rush comes at 11:30 simulated. Ctrl-C stops everything.\n"
         )
     try:
         run_parts(parts)

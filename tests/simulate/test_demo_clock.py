@@ -119,3 +119,29 @@ def _readings(subscriber: Subscriber) -> list[Reading]:
         if isinstance(result, Reading):
             out.append(result)
     return out
+
+
+@pytest.mark.parametrize(("spec", "speed"), [("07:30x60", 60.0), ("09:00x30", 30.0)])
+def test_the_demo_lunch_rush_comes_at_the_simulated_lunch_and_ends_with_it(
+    registry: Registry, spec: str, speed: float
+) -> None:
+    from louyu.commands.up import demo_scenarios
+    from louyu.simulate.scenarios import Effect, Scenario
+
+    clock = parse_clock(spec, TZ, REAL_START)
+    aed, rush = demo_scenarios(registry, clock, REAL_START)
+    assert aed == "aed-cabinet-open@90s"  # real time: its alert's timers are real
+    assert isinstance(rush, Scenario)
+
+    def rushing(area: dt.time) -> bool:
+        local = dt.datetime.fromtimestamp(clock.area_ms(REAL_START) / 1000, TZ)
+        moment = dt.datetime.combine(local.date(), area, TZ)
+        elapsed_s = clock.real_span(int((moment - local).total_seconds() * 1000)) / 1000
+        effect = Effect()
+        rush.apply(elapsed_s, effect)
+        return "main-hall" in effect.canteen_fill
+
+    assert clock.speed == speed
+    assert not rushing(dt.time(11, 25))
+    assert rushing(dt.time(12, 0)) and rushing(dt.time(13, 0))
+    assert not rushing(dt.time(14, 30)) and not rushing(dt.time(16, 0))
