@@ -32,6 +32,7 @@ from api.routes import ROUTERS
 from api.state import ApiState, utc_now
 from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
+from collector.area_clock import REAL, AreaClock
 from collector.latest import LatestState
 from collector.models import KINDS, NAME_RE, DeviceKey
 from collector.registry import Registry
@@ -63,6 +64,7 @@ def create_app(
     actions: AlertService | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     ruleset: RuleSet | None = None,
+    area_clock: AreaClock = REAL,
 ) -> FastAPI:
     """Build the app. `actions` acknowledges, resolves and manages silences, publishing each
     event; by default an AlertService that publishes on the API's own MQTT connection (or
@@ -86,6 +88,7 @@ def create_app(
         streams=StreamSlots(config.sse_max_streams, config.sse_max_streams_per_token),
         clock=clock,
         ruleset=ruleset if ruleset is not None else load_rules(),
+        area_clock=area_clock,
     )
     metrics.watch_incidents(store)
 

@@ -15,6 +15,7 @@ from api.ratelimit import RateLimiter
 from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
 from api.wakeup import Wakeup
+from collector.area_clock import REAL, AreaClock
 from collector.latest import LatestState
 from collector.registry import Registry
 from rules.config import RuleSet
@@ -41,6 +42,8 @@ class ApiState:
     streams: StreamSlots
     wakeup: Wakeup = field(default_factory=Wakeup)
     clock: Callable[[], dt.datetime] = utc_now
+    # The area's time of day (the board's service hours and best time): real, or a demo's.
+    area_clock: AreaClock = REAL
     feed: MqttFeed | None = None
     # The rules file, for what the API tells of escalations (an incident's `escalation_due_at`).
     ruleset: RuleSet | None = None

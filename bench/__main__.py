@@ -16,6 +16,7 @@ BENCHMARKS = [
     "api_alerts",
     "rules_district",
     "reports_usage",
+    "console_weight",
 ]
 
 

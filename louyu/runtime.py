@@ -8,10 +8,12 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import structlog
 from pydantic import ValidationError
 
+from collector.area_clock import AreaClock, parse_clock
 from collector.registry import Registry, RegistryError
 from louyu.logs import configure_logging
 from louyu.settings import OLD_SPOOL_PATH, Settings, env_name, get_settings
@@ -85,6 +87,17 @@ def load_registry(settings: Settings) -> Registry:
         return Registry.load(settings.registry.file)
     except RegistryError as error:
         raise SystemExit(f"louyu: {error}") from error
+
+
+def area_clock(settings: Settings, registry: Registry) -> AreaClock:
+    """The area's clock of this process: the real one, or the demo's (`LOUYU_DEMO_CLOCK`), anchored
+    now unless the setting names its anchor. Build it once per process and hand it to every part."""
+    clock = parse_clock(settings.demo.clock, ZoneInfo(registry.timezone))
+    if clock.simulated:
+        log.info(
+            "demo_clock", clock=settings.demo.clock, speed=clock.speed, anchor_real_ms=clock.anchor_real_ms
+        )
+    return clock
 
 
 def serve_metrics(settings: Settings) -> None:

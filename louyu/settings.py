@@ -36,6 +36,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from api.config import ApiConfig
+from collector.area_clock import SPEC_HELP, check_spec
 from collector.broker import BrokerTarget
 from collector.service import CollectorConfig
 
@@ -205,6 +206,22 @@ class LogSection(Section):
     format: Literal["json", "console"] = Field("console", description="Log format")
 
 
+class DemoSection(Section):
+    """Simulated time for demonstrations (collector/area_clock.py); off in production."""
+
+    clock: str | None = Field(
+        None,
+        description="Run the area's time of day simulated: "
+        + SPEC_HELP
+        + "; `louyu up --demo` sets 07:30x60; empty: the real clock",
+    )
+
+    @field_validator("clock")
+    @classmethod
+    def _check_clock(cls, value: str | None) -> str | None:
+        return check_spec(value) or None
+
+
 # The environment names fixed before the settings had sections: (section, field) -> name.
 LEGACY_ENV: dict[tuple[str, str], str] = {
     **{
@@ -253,6 +270,7 @@ class Settings(BaseSettings):
     api: ApiSection = ApiSection()
     metrics: MetricsSection = MetricsSection()
     log: LogSection = LogSection()
+    demo: DemoSection = DemoSection()
 
     @classmethod
     def settings_customise_sources(

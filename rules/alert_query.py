@@ -15,11 +15,13 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, get_args
 
 from sqlalchemy import Select, and_, case, false, func, or_, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
+from rules.config import SummaryLang
 from rules.database.alerts import AlertRow
 from rules.errors import InvalidCursor
 from rules.records import SEVERITIES, AlertRecord
@@ -28,6 +30,9 @@ SORTS: Final = ("started_at", "updated_at", "id", "severity", "priority")
 URGENCIES: Final = ("escalated", "firing", "acknowledged", "silenced", "resolved")
 
 Filter = str | Sequence[str] | None
+# The per-language summaries a rule may give live in the alert's labels (rules/engine.py): the text
+# search reads them too, so that a zh reader finds an alert by the words on their screen.
+SUMMARY_LABELS: Final = tuple(f"summary_{lang}" for lang in get_args(SummaryLang))
 Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
 
 # Urgency rank as SQL: the same order as `urgency_rank` below, which the cursor is built with.
@@ -64,7 +69,8 @@ def _as_list(value: Filter) -> list[str] | None:
 @dataclass(frozen=True, slots=True)
 class AlertFilter:
     """Every field given must match; a list allows any of its values. `text` is a
-    case-insensitive substring of the summary, device, building or rule; `since` and `until`
+    case-insensitive substring of the summary (or of one of its languages, labels `summary_zh`
+    and `summary_en`), device, building or rule; `since` and `until`
     bound `started_at` (since inclusive, until exclusive)."""
 
     state: Filter = None
@@ -92,14 +98,15 @@ class AlertFilter:
                 query = query.where(col.in_(values))
         if self.text:
             needle = self.text.lower()
-            query = query.where(
-                or_(
-                    *(
-                        func.lower(col).contains(needle, autoescape=True)
-                        for col in (AlertRow.summary, AlertRow.device, AlertRow.building, AlertRow.rule)
-                    )
-                )
-            )
+            columns: list[ColumnElement[str] | InstrumentedAttribute[str]] = [
+                AlertRow.summary,
+                AlertRow.device,
+                AlertRow.building,
+                AlertRow.rule,
+            ]
+            # JSON_EXTRACT on SQLite, ->> on PostgreSQL: the label's text, not its JSON escapes.
+            columns += [AlertRow.labels[name].as_string() for name in SUMMARY_LABELS]
+            query = query.where(or_(*(func.lower(col).contains(needle, autoescape=True) for col in columns)))
         if self.since is not None:
             query = query.where(AlertRow.started_at >= self.since)
         if self.until is not None:

@@ -67,6 +67,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "metrics.bind": ("127.0.0.1:9100", "127.0.0.1:9100"),
     "log.level": ("DEBUG", "DEBUG"),
     "log.format": ("json", "json"),
+    "demo.clock": ("07:30x60", "07:30x60"),
 }
 
 
@@ -338,6 +339,16 @@ def test_demo_defaults_lose_to_the_environment_and_touch_no_variable(monkeypatch
     monkeypatch.setenv("LOUYU_STATE_DIR", "/srv/louyu")
     settings = runtime.start("up", service=False, defaults=demo_defaults())
     assert (settings.environment, settings.state_dir) == ("production", Path("/srv/louyu"))
+
+
+def test_the_demo_runs_simulated_time_and_production_the_real_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert runtime.start("api", service=False).demo.clock is None
+    assert runtime.start("up", service=False, defaults=demo_defaults()).demo.clock == "07:30x60"
+    monkeypatch.setenv("LOUYU_DEMO_CLOCK", "10:00x30")
+    assert runtime.start("up", service=False, defaults=demo_defaults()).demo.clock == "10:00x30"
+    monkeypatch.setenv("LOUYU_DEMO_CLOCK", "noon, fast")
+    with pytest.raises(SystemExit, match="LOUYU_DEMO_CLOCK"):
+        runtime.start("api", service=False)
 
 
 def test_a_bad_value_is_named_by_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -87,7 +87,7 @@ async def list_alerts(
         Query(
             min_length=1,
             max_length=100,
-            description="text in the summary, device, building or rule (case-insensitive)",
+            description="text in the summary (either language), device, building or rule (case-insensitive)",
             examples=["lobby"],
         ),
     ] = None,

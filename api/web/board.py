@@ -11,12 +11,14 @@ board is read by anyone in a lobby.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from api.web.forecast import Point, best_time_to_go, day_curve, typical_day
+from api.web.forecast import FRESH_MINUTES, Point, best_time_to_go, day_curve, typical_day
+from collector.area_clock import REAL, AreaClock
 from collector.latest import DeviceState
 from collector.models import DeviceKey
 from collector.registry import DeviceInfo, Registry
@@ -25,8 +27,8 @@ from collector.summary import BuildingSummary, CanteenLoad, Count, ParkingSummar
 
 @dataclass(frozen=True, slots=True)
 class CanteenHistory:
-    """Load points (epoch ms, occupancy / capacity) for one canteen: today so far, and the previous
-    weeks (for the typical day)."""
+    """Load points (epoch ms of the area's clock, occupancy / capacity) for one canteen: today so
+    far, and the previous weeks (for the typical day)."""
 
     today: Sequence[Point]
     past: Sequence[Point]
@@ -41,22 +43,29 @@ def _iso(ms: int | None) -> str | None:
 def _canteen(
     load: CanteenLoad,
     history: CanteenHistory | None,
-    now: dt.datetime,
+    local_now: dt.datetime,
     tz: ZoneInfo,
+    clock: AreaClock,
 ) -> dict[str, Any]:
     info = load.info
-    local_now = now.astimezone(tz)
     today_points = list(history.today) if history else []
     if load.load is not None and load.observed_ms is not None:
-        # The live reading is newer than anything the history cache holds.
-        today_points.append((load.observed_ms, load.load))
+        # The live reading is newer than anything the history cache holds; its moment in the
+        # area's day is the area clock's (a demo's simulated day).
+        today_points.append((clock.area_ms(load.observed_ms), load.load))
     today = day_curve(today_points, local_now.date(), tz)
     typical = typical_day(history.past, local_now.date(), tz) if history else {}
     fresh = load.freshness == "fresh"
     # People queuing now: it is serving, whatever its hours say (forecast.best_time_to_go).
     queuing = fresh and (load.queue_length or 0) > 0
     best = best_time_to_go(
-        today_points, typical, local_now, open_hours=info.meal_service, serving_now=queuing
+        today_points,
+        typical,
+        local_now,
+        open_hours=info.meal_service,
+        serving_now=queuing,
+        # A counter reports every minute or so of real time, whatever a demo's speed.
+        fresh_minutes=max(FRESH_MINUTES, math.ceil(clock.area_span(60_000) / 60_000)),
     )
     return {
         "building": info.building,
@@ -129,11 +138,16 @@ def build_board(
     states: Mapping[DeviceKey, DeviceState],
     history: Mapping[DeviceKey, CanteenHistory],
     now: dt.datetime,
+    clock: AreaClock = REAL,
 ) -> dict[str, Any]:
+    """`now` is the real moment (freshness, `generated_at`); the time of day is `clock`'s."""
     tz = ZoneInfo(registry.timezone)
     area = summarize(registry, states, int(now.timestamp() * 1000))
+    local_now = clock.area_now(now, tz)
     canteens = [
-        _canteen(load, history.get(load.info.key), now, tz) for b in area.buildings for load in b.canteens
+        _canteen(load, history.get(load.info.key), local_now, tz, clock)
+        for b in area.buildings
+        for load in b.canteens
     ]
     parking = [_parking(b, b.parking) for b in area.buildings if b.parking is not None]
     return {
@@ -141,6 +155,11 @@ def build_board(
         "area": registry.area,
         "area_name": registry.area_name,
         "timezone": registry.timezone,
+        "clock": {
+            "now": local_now.isoformat(timespec="seconds"),
+            "simulated": clock.simulated,
+            "speed": clock.speed,
+        },
         "canteens": canteens,
         "parking": parking,
     }

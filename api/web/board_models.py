@@ -78,8 +78,17 @@ class BoardParking(_Strict):
     lots: list[BoardLot]
 
 
+class BoardClock(_Strict):
+    """The area's clock when the board was built: the real one, or a demo's simulated time."""
+
+    now: str = Field(description="the area's local time with offset: the time of day the board reads")
+    simulated: bool = Field(description="true in a demo running simulated time (LOUYU_DEMO_CLOCK)")
+    speed: float = Field(description="area seconds per real second (1 unless simulated)")
+
+
 class Board(_Strict):
     generated_at: str = Field(description="when the board was built (UTC, by the server's clock)")
+    clock: BoardClock
     area: str
     area_name: str | None
     timezone: str

@@ -4,6 +4,10 @@ Three clocks, from fast to slow: the board JSON is rebuilt at most every `ttl_s`
 readings come from memory, so this is cheap); today's canteen curve is re-read from InfluxDB at
 most every `today_ttl_s`; the typical day (four weeks of history) once an hour. If InfluxDB is slow
 or down, the board still shows the live load, with the curves it last had.
+
+The area's day (today's curve, the typical day) is the area clock's (collector/area_clock.py): in a
+demo running simulated time, the span of a simulated day is looked up by its real times, and the
+curves re-read as often in simulated time as they would be in real time.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from api.influx import InfluxError, InfluxQueryClient
 from api.web.board import CanteenHistory, build_board
 from api.web.cache import TtlCache
 from api.web.forecast import SLOT_MINUTES, TYPICAL_WEEKS, Point
+from collector.area_clock import REAL, AreaClock
 from collector.latest import LatestState
 from collector.models import DeviceKey
 from collector.registry import DeviceInfo, Registry
@@ -97,12 +102,17 @@ class BoardService:
         history_timeout_s: float = HISTORY_TIMEOUT_S,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         monotonic: Callable[[], float] = time.monotonic,
+        area_clock: AreaClock = REAL,
     ) -> None:
         self.registry = registry
         self.states = states
         self.series = series
-        self.today_ttl_s = today_ttl_s
-        self.typical_ttl_s = typical_ttl_s
+        self.area_clock = area_clock
+        # A simulated hour lasts a real minute at x60: re-read as often in the area's time.
+        self.today_ttl_s = max(1.0, today_ttl_s / area_clock.speed) if area_clock.simulated else today_ttl_s
+        self.typical_ttl_s = (
+            max(ttl_s, typical_ttl_s / area_clock.speed) if area_clock.simulated else typical_ttl_s
+        )
         self.history_timeout_s = history_timeout_s
         self.clock = clock
         self.monotonic = monotonic
@@ -121,14 +131,14 @@ class BoardService:
         for info in self.registry.devices(kind="canteen"):
             today, past = await self._history(info, now)
             history[info.key] = CanteenHistory(today, past)
-        board = build_board(self.registry, self.states.snapshot(), history, now)
+        board = build_board(self.registry, self.states.snapshot(), history, now, self.area_clock)
         return orjson.dumps(board)
 
     async def _history(self, info: DeviceInfo, now: dt.datetime) -> tuple[list[Point], list[Point]]:
-        local = now.astimezone(self.tz)
+        local = self.area_clock.area_now(now, self.tz)
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
         midnight_ms = int(midnight.timestamp() * 1000)
-        now_ms = int(now.timestamp() * 1000)
+        now_ms = int(local.timestamp() * 1000)
         capacity = info.capacity or 0
         today = await self._held(
             self._today,
@@ -167,9 +177,19 @@ class BoardService:
         fresh = held is not None and held.tag == tag and self.monotonic() - held.fetched < ttl_s
         if fresh or self.series is None or capacity <= 0:
             return held.points if held is not None and held.tag == tag else []
+        # The area's span, in the real times readings are stored at.
+        clock = self.area_clock
+        real_start, real_end = clock.real_ms(start_ms), clock.real_ms(end_ms)
+        if clock.since_ms is not None:
+            real_start = max(real_start, clock.since_ms)  # before the simulated day began: not of it
+        if real_end <= real_start:
+            table[info.key] = _Held([], self.monotonic(), tag)
+            return []
+        every_real_ms = max(1000, clock.real_span(every_ms))
         try:
             raw = await asyncio.wait_for(
-                self.series.mean(info.key, "occupancy", start_ms, end_ms, every_ms), self.history_timeout_s
+                self.series.mean(info.key, "occupancy", real_start, real_end, every_real_ms),
+                self.history_timeout_s,
             )
         except (InfluxError, TimeoutError) as error:
             log.warning("board history unavailable", device=str(info.key), error=str(error) or "timeout")
@@ -178,6 +198,6 @@ class BoardService:
             points = held.points if held is not None and held.tag == tag else []
             table[info.key] = _Held(points, self.monotonic(), tag)
             return points
-        points = [(ts, value / capacity) for ts, value in raw]
+        points = [(clock.area_ms(ts), value / capacity) for ts, value in raw]
         table[info.key] = _Held(points, self.monotonic(), tag)
         return points

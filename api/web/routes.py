@@ -7,8 +7,10 @@ any client. The board's JSON is public by design: canteen load and free parking 
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated, Final
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -24,6 +26,7 @@ from api.web.assets import VersionedStatic, compressed, tree_version
 from api.web.board_models import Board
 from api.web.board_service import BoardService, InfluxSeries
 from api.web.i18n import LANG_COOKIE, LANGS, MESSAGES, pick_lang
+from collector.area_clock import REAL, wall_ms
 
 HERE: Final = Path(__file__).parent
 STATIC_PATH: Final = "/static/web"
@@ -59,14 +62,32 @@ def _timezone(request: Request) -> str:
     return state.registry.timezone if state is not None else "Asia/Shanghai"
 
 
+def _clock(request: Request, timezone: str) -> dict[str, object]:
+    """The area's clock for the page (api/web/static/area_clock.js): a real moment and the area's
+    moment then, and the speed, so the page can tell a demo's simulated time and run it."""
+    state: ApiState | None = getattr(request.app.state, "louyu", None)
+    clock = state.area_clock if state is not None else REAL
+    real_ms = wall_ms()
+    area = clock.area_now(dt.datetime.fromtimestamp(real_ms / 1000, dt.UTC), ZoneInfo(timezone))
+    return {
+        "simulated": clock.simulated,
+        "speed": clock.speed,
+        "real_ms": real_ms,
+        "area_ms": clock.area_ms(real_ms),
+        "time": f"{area:%H:%M}",
+    }
+
+
 def _page(request: Request, template: str, lang_query: str | None, wall: bool = False) -> HTMLResponse:
     lang = pick_lang(lang_query, request.cookies.get(LANG_COOKIE))
     other = next(code for code in LANGS if code != lang)
+    timezone = _timezone(request)
     config = {
         "lang": lang,
-        "timezone": _timezone(request),
+        "timezone": timezone,
         "board_json": BOARD_JSON_PATH,
         "api": "/api/v1",
+        "clock": _clock(request, timezone),
     }
     response = templates.TemplateResponse(
         request,
@@ -91,7 +112,7 @@ def _page(request: Request, template: str, lang_query: str | None, wall: bool = 
 
 def _new_board_service(state: ApiState) -> BoardService:
     series = InfluxSeries(state.history) if state.history is not None else None
-    return BoardService(state.registry, state.devices, series, clock=state.clock)
+    return BoardService(state.registry, state.devices, series, clock=state.clock, area_clock=state.area_clock)
 
 
 def board_service(request: Request) -> BoardService:

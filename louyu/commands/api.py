@@ -18,6 +18,7 @@ from api.influx import InfluxQueryClient
 from api.roles import Role
 from api.server import ApiServer
 from api.tokens import TokenStore
+from collector.area_clock import AreaClock
 from collector.registry import Registry, RegistryError
 from louyu import runtime
 from louyu.settings import Settings
@@ -80,6 +81,7 @@ def build(
     *,
     service: AlertService | None = None,
     config: ApiConfig | None = None,
+    area_clock: AreaClock | None = None,
 ) -> ApiRuntime:
     """Wire the API from settings. `service`: the AlertService of a composing process (so that
     its publisher sends the events of acks and resolves); by default the API publishes them on
@@ -96,6 +98,7 @@ def build(
         history=influx_client(settings),
         actions=service,
         ruleset=load_rules(settings.rules.file),
+        area_clock=area_clock if area_clock is not None else runtime.area_clock(settings, registry),
     )
     host, port = settings.api.host_port
     return ApiRuntime(app, ApiServer(app, host, port, log_level=settings.log.level.lower()), store, tokens)

@@ -85,6 +85,10 @@ def simulate(
     try:
         area = Registry.load(registry or settings.registry.file)
         start_ms = parse_start(start, ZoneInfo(area.timezone))
+        # LOUYU_DEMO_CLOCK: follow the demo's simulated day, as the board of the same demo does.
+        area_clock = runtime.area_clock(settings, area) if settings.demo.clock else None
+        if area_clock is not None and (start is not None or speed != 1.0):
+            raise SimulateError("LOUYU_DEMO_CLOCK sets the simulated time: give no --start or --speed")
         duration_s = parse_duration(duration, "--duration") if duration else None
         at_s = parse_duration(scenario_at, "--scenario-at") if scenario_at else 0.0
         target = settings.broker
@@ -104,6 +108,7 @@ def simulate(
             client_id=client_id,
             window=window,
             availability=not no_availability,
+            area_clock=area_clock,
         )
     except (RegistryError, SimulateError, ValueError) as error:
         typer.echo(f"louyu simulate: {error}", err=True)

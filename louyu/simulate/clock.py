@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from collector.area_clock import AreaClock, wall_ms
 from collector.models import FUTURE_LIMIT_MS, PAST_LIMIT_MS
 from louyu.simulate.errors import BadTimeError
 
@@ -25,13 +26,14 @@ _DURATION_RE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 _UNIT_S: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86_400.0}
 
 
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def payload_ts(sim_ms: int, real_ms: int, speed: float) -> int:
-    """The `ts` to send: simulated time when it is real-paced and inside the contract's window."""
-    if speed == 1.0 and real_ms - PAST_LIMIT_MS + _TS_MARGIN_MS <= sim_ms <= real_ms + FUTURE_LIMIT_MS // 5:
+def payload_ts(sim_ms: int, real_ms: int, speed: float, real_only: bool = False) -> int:
+    """The `ts` to send: simulated time when it is real-paced and inside the contract's window
+    (never with `real_only`, when the area's clock maps real timestamps into its day)."""
+    if (
+        not real_only
+        and speed == 1.0
+        and real_ms - PAST_LIMIT_MS + _TS_MARGIN_MS <= sim_ms <= real_ms + FUTURE_LIMIT_MS // 5
+    ):
         return sim_ms
     return real_ms
 
@@ -56,6 +58,21 @@ class SimClock:
     def sim_ms(self, elapsed_s: float | None = None) -> int:
         elapsed = self.elapsed_s() if elapsed_s is None else elapsed_s
         return self.start_sim_ms + int(elapsed * self.speed * 1000)
+
+
+class AreaTime:
+    """Simulated time that follows the area's clock (collector/area_clock.py) rather than its own
+    start: the board and the simulator then agree on the time of day to the millisecond."""
+
+    def __init__(self, clock: AreaClock) -> None:
+        self.clock = clock
+        self.start_monotonic = time.monotonic()
+
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.start_monotonic
+
+    def sim_ms(self, elapsed_s: float | None = None) -> int:
+        return self.clock.area_ms(wall_ms())
 
 
 def local_midnight_ms(t_ms: int, tz: ZoneInfo) -> int:

@@ -15,10 +15,11 @@ from typing import Final
 
 import orjson
 
+from collector.area_clock import wall_ms
 from collector.registry import DeviceInfo, Registry
 from louyu.simulate.aed import AedModel, AedReading
 from louyu.simulate.canteen import CanteenModel, CanteenReading
-from louyu.simulate.clock import DAY_MS, local_midnight_ms, wall_ms
+from louyu.simulate.clock import DAY_MS, local_midnight_ms
 from louyu.simulate.parking import LotCounts, ParkingModel
 
 # Share of each kind in the mix: close to a real day of the Darong area, where the 600 space

@@ -13,9 +13,10 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final
 
+from collector.area_clock import AreaClock, wall_ms
 from collector.broker import BrokerTarget
 from collector.registry import Registry
-from louyu.simulate.clock import SimClock, parse_duration, wall_ms
+from louyu.simulate.clock import AreaTime, SimClock, parse_duration
 from louyu.simulate.connection import DEFAULT_WINDOW, MqttPublisher
 from louyu.simulate.model import AreaModel, MixedTraffic
 from louyu.simulate.progress import Stats
@@ -68,7 +69,10 @@ class Simulator:
         window: int = DEFAULT_WINDOW,
         availability: bool = True,
         stats: Stats | None = None,
+        area_clock: AreaClock | None = None,
     ) -> None:
+        """`area_clock`: follow the area's clock (collector/area_clock.py: the demo's simulated
+        time, shared with the board) instead of `start_ms` and `speed`."""
         if speed <= 0:
             raise ValueError("speed must be positive")
         if rate is not None and rate <= 0:
@@ -76,6 +80,9 @@ class Simulator:
         self.registry = registry if registry is not None else Registry.load(None)
         self.speed, self.rate, self.duration_s, self.count = speed, rate, duration_s, count
         self.start_ms, self.seed, self.availability = start_ms, seed, availability
+        self.area_clock = area_clock
+        if area_clock is not None:
+            self.speed = area_clock.speed
         self.scenarios = _scenarios(scenarios, self.registry, scenario_at_s, scenario_scale)
         self.stats = stats or Stats()
         self.publisher = MqttPublisher(
@@ -149,8 +156,19 @@ class Simulator:
     def _run_day(self) -> None:
         if not self._connect():
             return
-        clock = SimClock.starting_now(self.start_ms, self.speed)
-        traffic = Traffic(AreaModel(self.registry, self.seed), self.speed, self.scenarios, self.availability)
+        clock: SimClock | AreaTime = (
+            AreaTime(self.area_clock)
+            if self.area_clock is not None
+            else SimClock.starting_now(self.start_ms, self.speed)
+        )
+        traffic = Traffic(
+            AreaModel(self.registry, self.seed),
+            self.speed,
+            self.scenarios,
+            self.availability,
+            # The area's clock maps readings' real timestamps into its day: they must stay real.
+            real_ts=self.area_clock is not None,
+        )
         tz = traffic.model.parking.tz
         while not self._stop.is_set():
             elapsed = clock.elapsed_s()

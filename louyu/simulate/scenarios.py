@@ -191,6 +191,10 @@ def _pick(devices: list[DeviceInfo], preferred: str, what: str) -> DeviceInfo:
     return next((d for d in devices if d.device == preferred), devices[0])
 
 
+# How long the lunch rush holds the canteen full, before `scale` (louyu up --demo fits it to lunch).
+LUNCH_RUSH_HOLD_S: Final = 480.0
+
+
 def build_scenario(name: str, registry: Registry, at_s: float = 0.0, scale: float = 1.0) -> Scenario:
     """A scenario by name, aimed at the registry's devices; `scale` shortens or stretches its timeline."""
     if name not in SCENARIOS:
@@ -207,7 +211,7 @@ def build_scenario(name: str, registry: Registry, at_s: float = 0.0, scale: floa
     if name == "lunch-rush":
         canteens = sorted(registry.devices("canteen"), key=lambda d: -(d.capacity or 0))
         canteen = _pick(canteens, "main-hall", "canteen")
-        return LunchRush(canteen.device, at_s, 0.95, 90.0 * scale, 480.0 * scale, 180.0 * scale)
+        return LunchRush(canteen.device, at_s, 0.95, 90.0 * scale, LUNCH_RUSH_HOLD_S * scale, 180.0 * scale)
     # sensor-outage: one AED and the last twelve space sensors, as if their gateway had failed.
     devices = [d.key for d in registry.devices("aed")[-1:]]
     devices += [d.key for d in registry.devices("parking_space")[-12:]]

@@ -92,8 +92,10 @@ class Traffic:
         speed: float = 1.0,
         scenarios: Sequence[Scenario] = (),
         availability: bool = True,
+        real_ts: bool = False,
     ) -> None:
         self.model = model
+        self.real_ts = real_ts
         self.speed = speed
         self.scenarios = list(scenarios)
         self.availability = availability
@@ -142,7 +144,7 @@ class Traffic:
         self._day = local_date(sim_ms, self.model.parking.tz)
         self._last_sim = sim_ms
         self.started = True
-        ts = payload_ts(sim_ms, real_ms, self.speed)
+        ts = payload_ts(sim_ms, real_ms, self.speed, self.real_ts)
         for i, space in enumerate(self.spaces):
             out.append(self._space(space, i, ts, sim_ms, heartbeat=True))
         for lot in self.lots:
@@ -170,7 +172,7 @@ class Traffic:
         if not self.started:
             return self.begin(sim_ms, real_ms)
         effect = self.effect(elapsed_s)
-        ts = payload_ts(sim_ms, real_ms, self.speed)
+        ts = payload_ts(sim_ms, real_ms, self.speed, self.real_ts)
         out: list[Outgoing] = []
         out += self._availability(effect.silenced, ts, sim_ms, real_ms)
         day = local_date(sim_ms, self.model.parking.tz)

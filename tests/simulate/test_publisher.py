@@ -14,11 +14,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from collector.area_clock import wall_ms
 from collector.broker import BrokerTarget
 from collector.models import Availability, Reading
 from collector.parsing import parse
 from collector.registry import Registry
-from louyu.simulate.clock import wall_ms
 from louyu.simulate.publisher import Simulator
 from louyu.testing.services import Mosquitto, free_port
 

@@ -21,6 +21,7 @@ from api.influx import InfluxQueryClient
 from api.roles import Role
 from api.server import ApiServer
 from api.tokens import TokenStore
+from collector.area_clock import AreaClock
 from collector.broker import BrokerTarget
 from collector.latest import LatestState
 from collector.registry import Registry
@@ -64,11 +65,14 @@ def start_web(engine: Engine, registry: Registry) -> Iterator[Callable[..., WebA
         store: AlertStore | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         port: int = 0,
+        area_clock: AreaClock | None = None,
     ) -> WebApi:
         store = store or AlertStore(engine)
         tokens = TokenStore(engine)
         table = devices if devices is not None else LatestState(registry)
         extra: dict[str, Any] = {"clock": clock} if clock else {}
+        if area_clock is not None:
+            extra["area_clock"] = area_clock
         app = create_app(
             config or ApiConfig(rate_per_s=1000, rate_burst=1000, sse_poll_s=0.5, seed_from_influx=False),
             store=store,

@@ -2,6 +2,7 @@
 // Polls the cached board JSON; the server rebuilds it at most every few seconds however many
 // screens and phones ask.
 
+import { areaIso, syncClock } from "./area_clock.js";
 import { CONFIG, dayChart, el, fmtNumber, fmtPercent, fmtTime, loadLevel, t } from "./common.js";
 
 // Every 10 s: a lobby screen must notice an outage within seconds, and the server answers from
@@ -44,16 +45,17 @@ function showAge() {
   document.getElementById("board-age").textContent = `(${ago(age)})`;
   const stale = failing || age > STALE_MS;
   line.hidden = !stale;
-  line.textContent = failing ? t("board.offline").replace("{time}", fmtTime(shownGenerated)) : stale ? t("board.old").replace("{age}", ago(age)) : "";
+  line.textContent = failing ? t("board.offline").replace("{time}", fmtTime(areaIso(shownGenerated))) : stale ? t("board.old").replace("{age}", ago(age)) : "";
   document.body.dataset.stale = String(stale);
 }
 
-function bestText(best, generatedAt) {
+// `areaNow`: the area's time when the board was built (a demo's simulated time, else the real one).
+function bestText(best, areaNow) {
   if (best.status === "closed") return t("board.closed");
   if (best.status !== "ok" || !best.at) return t("board.no_forecast");
-  // Against the board's own clock, not this browser's: they may differ (and in the demo, the
-  // board runs simulated time).
-  const soon = Date.parse(best.at) - Date.parse(generatedAt) < 5 * 60000;
+  // Against the board's own clock, not this browser's: they may differ (and in a demo, the
+  // area's clock runs simulated time).
+  const soon = Date.parse(best.at) - Date.parse(areaNow) < 5 * 60000;
   return soon ? t("board.best_now") : fmtTime(best.at);
 }
 
@@ -61,7 +63,7 @@ function hasPoints(points) {
   return points.some((p) => p.load !== null);
 }
 
-function canteenCard(c, generatedAt) {
+function canteenCard(c, areaNow) {
   const level = loadLevel(c.load);
   const chart = el("div", { class: "chart", role: "img", "aria-label": t("board.curve") });
   const card = el(
@@ -77,7 +79,7 @@ function canteenCard(c, generatedAt) {
         el("div", { class: "sub" }, t("board.load_now")),
         el("div", { class: "headline", "data-field": "load" }, c.stale ? "—" : fmtPercent(c.load)),
         el("div", { class: "sub" }, c.stale ? t("board.stale") : `${fmtNumber(c.occupancy)} / ${fmtNumber(c.capacity)} ${t("board.seats")}`),
-        el("div", { class: "sub", "data-field": "reading" }, t("board.last_reading").replace("{time}", fmtTime(c.updated_at))),
+        el("div", { class: "sub", "data-field": "reading" }, t("board.last_reading").replace("{time}", fmtTime(areaIso(c.updated_at)))),
       ),
       level ? el("span", { class: `level level-${level}` }, t("load." + level)) : null,
       typeof c.queue_length === "number"
@@ -88,7 +90,7 @@ function canteenCard(c, generatedAt) {
       "p",
       {},
       el("span", { class: "sub" }, `${t("board.best")}: `),
-      el("span", { class: "best", "data-field": "best" }, bestText(c.best, generatedAt)),
+      el("span", { class: "best", "data-field": "best" }, bestText(c.best, areaNow)),
       c.best.status === "ok" && c.best.load !== null ? el("span", { class: "sub" }, ` (${t("board.expected")} ${fmtPercent(c.best.load)})`) : null,
     ),
     el("h3", {}, t("board.curve")),
@@ -145,10 +147,11 @@ async function refresh() {
     return;
   }
   failing = false;
+  if (board.clock) syncClock(board.clock, board.generated_at);
   shownAt = Date.now() - age * 1000;
   shownGenerated = board.generated_at;
   const canteens = document.getElementById("canteens");
-  const cards = board.canteens.map((c) => canteenCard(c, board.generated_at));
+  const cards = board.canteens.map((c) => canteenCard(c, board.clock ? board.clock.now : board.generated_at));
   canteens.replaceChildren(...cards.map(([card]) => card));
   board.canteens.forEach((c, i) => {
     const today = c.today.map((p) => [p.minute, p.load]);
@@ -160,8 +163,9 @@ async function refresh() {
   });
   document.getElementById("parking").replaceChildren(...board.parking.map(parkingBlock));
   const updated = document.getElementById("board-updated");
-  updated.textContent = fmtTime(board.generated_at);
-  updated.setAttribute("datetime", board.generated_at);
+  // The board's clock: the area's time of the build (simulated in a demo, and then said so above).
+  updated.textContent = fmtTime(areaIso(board.generated_at));
+  updated.setAttribute("datetime", areaIso(board.generated_at));
   document.body.dataset.loaded = "true";
   showAge();
 }
