@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -286,10 +287,15 @@ def test_board_json_is_public_and_cached(start_web: Any) -> None:
             with httpx.Client(base_url=web.url, timeout=10) as own:
                 return own.get("/api/v1/board").status_code
 
+        started = time.monotonic()
         with ThreadPoolExecutor(30) as pool:
             codes = list(pool.map(hit, range(300)))
+        elapsed = time.monotonic() - started
         assert codes == [200] * 300
-        assert board.cache.computations - before <= 2
+        # At most one build per cache lifetime: on a quiet machine the burst fits in one or two
+        # lifetimes; on a loaded one it may span more, each still costing one build, not 30.
+        windows = 1 + int(elapsed / board.cache.ttl_s)
+        assert board.cache.computations - before <= windows + 1, (elapsed, board.cache.ttl_s)
 
 
 @pytest.mark.integration
