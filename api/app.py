@@ -27,6 +27,7 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.mqtt_feed import MqttFeed
 from api.publisher import FeedPublisher
 from api.ratelimit import RateLimiter
+from api.reports.service import ReportService
 from api.response_headers import ApiHeadersMiddleware
 from api.routes import ROUTERS
 from api.state import ApiState, utc_now
@@ -35,6 +36,7 @@ from api.tokens import TokenStore
 from collector.latest import LatestState
 from collector.models import KINDS, NAME_RE, DeviceKey
 from collector.registry import Registry
+from rules.config import RuleSet, load_rules
 from rules.service import AlertService
 from rules.store import AlertStore
 
@@ -61,6 +63,7 @@ def create_app(
     history: InfluxQueryClient | None = None,
     actions: AlertService | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
+    rules: RuleSet | None = None,
 ) -> FastAPI:
     """Build the app. `actions` acknowledges, resolves and manages silences, publishing each
     event; by default an AlertService that publishes on the API's own MQTT connection (or
@@ -83,6 +86,10 @@ def create_app(
         streams=StreamSlots(config.sse_max_streams, config.sse_max_streams_per_token),
         clock=clock,
     )
+
+    # Reports read the rules' thresholds (the battery level an AED must stay above): the rules
+    # file the engine runs, else the shipped one.
+    state.reports = ReportService(registry, rules or load_rules(), store.engine, history, clock)
 
     def feed_counts() -> tuple[int, int, int]:
         feed = state.feed

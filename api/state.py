@@ -11,6 +11,7 @@ from api.influx import InfluxQueryClient
 from api.metrics import ApiMetrics
 from api.mqtt_feed import MqttFeed
 from api.ratelimit import RateLimiter
+from api.reports.service import ReportService
 from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
 from api.wakeup import Wakeup
@@ -40,3 +41,5 @@ class ApiState:
     wakeup: Wakeup = field(default_factory=Wakeup)
     clock: Callable[[], dt.datetime] = utc_now
     feed: MqttFeed | None = None
+    # Reports on demand (api/routes/reports.py); None until create_app wires it.
+    reports: ReportService | None = None

@@ -21,6 +21,7 @@ from api.tokens import TokenStore
 from collector.registry import Registry, RegistryError
 from louyu import runtime
 from louyu.settings import Settings
+from rules.config import load_rules
 from rules.database import make_engine
 from rules.database.migrate import upgrade
 from rules.service import AlertService
@@ -94,6 +95,7 @@ def build(
         registry=registry,
         history=influx_client(settings),
         actions=service,
+        rules=load_rules(settings.rules.file),
     )
     host, port = settings.api.host_port
     return ApiRuntime(app, ApiServer(app, host, port, log_level=settings.log.level.lower()), store, tokens)
