@@ -95,7 +95,7 @@ class ReportService:
         lang: Language,
         *,
         table: str | None = None,
-        stylesheet: str = "",
+        static: str = "",
         csv_url: Callable[[str], str] = lambda name: name,
         other_formats: dict[str, str] | None = None,
     ) -> bytes:
@@ -111,7 +111,7 @@ class ReportService:
                 raise UnknownTableError(table)
             return found
         page = render_html.render(
-            report, lang, timezone=timezone, stylesheet=stylesheet, csv_url=csv_url,
+            report, lang, timezone=timezone, static=static, csv_url=csv_url,
             other_formats=other_formats or {}, building_name=name,
         )  # fmt: skip
         return page.encode("utf-8")

@@ -29,8 +29,8 @@ router = APIRouter(tags=["reports"])
 OperatorOrUp = Resolver
 NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 TABLE_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,190}\.csv$"
-# Where the page's stylesheet is served (api/web mounts the static files).
-STYLESHEET: Final = "/static/web/report.css"
+# Where the page's stylesheet and icon are served (api/web mounts the static files).
+STATIC: Final = "/static/web"
 EARLIEST: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LATEST: Final = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 REPORT_CONTENT: Final = {
@@ -138,7 +138,7 @@ async def report(
     other["English" if lang == "zh" else "中文"] = link(lang="en" if lang == "zh" else "zh", format="html")
     try:
         body = await asyncio.to_thread(
-            service.render, made, fmt, lang, table=table, stylesheet=STYLESHEET,
+            service.render, made, fmt, lang, table=table, static=STATIC,
             csv_url=lambda name: link(format="csv", table=name), other_formats=other,
         )  # fmt: skip
     except UnknownTableError as error:
