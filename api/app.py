@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
@@ -27,6 +28,7 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.mqtt_feed import MqttFeed
 from api.publisher import FeedPublisher
 from api.ratelimit import RateLimiter
+from api.reports.archive import ReportArchive
 from api.reports.service import ReportService
 from api.response_headers import ApiHeadersMiddleware
 from api.routes import ROUTERS
@@ -64,6 +66,7 @@ def create_app(
     actions: AlertService | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     rules: RuleSet | None = None,
+    report_dir: Path | None = None,
 ) -> FastAPI:
     """Build the app. `actions` acknowledges, resolves and manages silences, publishing each
     event; by default an AlertService that publishes on the API's own MQTT connection (or
@@ -90,6 +93,7 @@ def create_app(
     # Reports read the rules' thresholds (the battery level an AED must stay above): the rules
     # file the engine runs, else the shipped one.
     state.reports = ReportService(registry, rules or load_rules(), store.engine, history, clock)
+    state.archive = ReportArchive(store.engine, report_dir)
 
     def feed_counts() -> tuple[int, int, int]:
         feed = state.feed

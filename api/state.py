@@ -11,6 +11,7 @@ from api.influx import InfluxQueryClient
 from api.metrics import ApiMetrics
 from api.mqtt_feed import MqttFeed
 from api.ratelimit import RateLimiter
+from api.reports.archive import ReportArchive
 from api.reports.service import ReportService
 from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
@@ -43,3 +44,5 @@ class ApiState:
     feed: MqttFeed | None = None
     # Reports on demand (api/routes/reports.py); None until create_app wires it.
     reports: ReportService | None = None
+    # Reports the schedule made and kept (api/reports/archive.py).
+    archive: ReportArchive | None = None

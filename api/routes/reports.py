@@ -14,7 +14,8 @@ from typing import Annotated, Final
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Resolver, State
 from api.influx import InfluxError
@@ -29,6 +30,7 @@ router = APIRouter(tags=["reports"])
 OperatorOrUp = Resolver
 NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 TABLE_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,190}\.csv$"
+FILE_PATTERN: Final = r"^[a-z0-9][a-z0-9._-]{0,190}$"
 # Where the page's stylesheet and icon are served (api/web mounts the static files).
 STATIC: Final = "/static/web"
 EARLIEST: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -148,3 +150,74 @@ async def report(
         name = table if fmt == "csv" else f"{service.file_stem(made, lang)}.{fmt}"
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+class SentPublic(BaseModel):
+    receiver: str
+    ok: bool
+    error: str | None
+
+
+class KeptReportPublic(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    kind: str
+    period_kind: str
+    period_start: dt.datetime
+    period_end: dt.datetime
+    building: str | None
+    lang: str
+    created_at: dt.datetime
+    status: str = Field(description="making, kept or failed")
+    files: list[str] = Field(description="download each at /api/v1/reports/{id}/{file}")
+    sent: list[SentPublic]
+
+
+class KeptReportPage(BaseModel):
+    items: list[KeptReportPublic]
+    next_cursor: str | None
+
+
+@router.get("/api/v1/reports", response_model=KeptReportPage)
+def list_reports(
+    _: OperatorOrUp,
+    app: State,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,18}$", description="`next_cursor` of the page before")
+    ] = None,
+) -> KeptReportPage:
+    """The reports the schedule made and kept, newest first."""
+    if app.archive is None:
+        return KeptReportPage(items=[], next_cursor=None)
+    found = app.archive.list(limit + 1, int(cursor) if cursor else None)
+    items = [KeptReportPublic.model_validate(r, from_attributes=True) for r in found[:limit]]
+    return KeptReportPage(items=items, next_cursor=str(items[-1].id) if len(found) > limit else None)
+
+
+@router.get(
+    "/api/v1/reports/{report_id}/{file}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {k: v for k, v in REPORT_CONTENT.items() if k != "text/csv"},
+            "description": "the kept file",
+        },
+        404: {"model": Problem, "description": "no such report, or no such file of it"},
+    },
+)
+def kept_file(
+    report_id: Annotated[int, Path(ge=1, le=2**62)],
+    file: Annotated[
+        str, Path(pattern=FILE_PATTERN, examples=["aed-readiness-darong-2026-10-01-month-zh.pdf"])
+    ],
+    _: OperatorOrUp,
+    app: State,
+) -> Response:
+    kept = app.archive.get(report_id) if app.archive is not None else None
+    found = app.archive.path(kept, file) if app.archive is not None and kept is not None else None
+    if found is None:
+        raise HTTPException(404, f"report {report_id} has no file {file!r}")
+    media = MEDIA_TYPES.get(found.suffix.lstrip("."), "application/octet-stream")
+    return FileResponse(found, media_type=media, filename=file)
