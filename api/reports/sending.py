@@ -59,8 +59,9 @@ def send(
         if receiver.apprise is not None:
             text = "\n".join([title, *(f"{name}: {url}" for name, url in body["files"].items())])
             for url in load_urls(receiver.name, receiver.apprise):
-                service = apprise.Apprise()
-                if not service.add(url):
+                # One plugin, called on this thread (`Apprise.notify` would use a pool of its own).
+                service = apprise.Apprise.instantiate(url, asset=apprise.AppriseAsset(async_mode=False))
+                if service is None:
                     raise ValueError("an apprise URL was not understood")  # never echo it: it holds a token
                 attach = apprise.AppriseAttachment(str(pdf)) if pdf is not None else None
                 if not service.notify(body=text, title=title, attach=attach):
