@@ -25,6 +25,12 @@ class DeadLetter:
     excerpt: str
 
 
+@dataclass(frozen=True, slots=True)
+class RejectionCounts:
+    by_reason: dict[str, int]
+    complete: bool
+
+
 class DeadLetters:
     def __init__(self, path: Path | str, max_rows: int = 10_000) -> None:
         self.path = Path(path)
@@ -64,6 +70,26 @@ class DeadLetters:
         with self._lock:
             rows = self._db.execute(query, (*args, limit)).fetchall()
         return [DeadLetter(*row) for row in rows]
+
+    def counts_by_reason(self, start_ms: int, end_ms: int, topic_prefix: str = "") -> RejectionCounts:
+        """Messages rejected in [start_ms, end_ms), by reason, whose topic starts with `topic_prefix`
+        (`louyu/<building>/` for one building). `complete` is False when rows of that window may
+        have been dropped to keep the table bounded: the counts are then a lower bound."""
+        where = "received_ms >= ? AND received_ms < ? AND substr(topic, 1, ?) = ?"
+        args = (start_ms, end_ms, len(topic_prefix), topic_prefix)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT reason, COUNT(*) FROM dead_letters WHERE {where} GROUP BY reason",  # noqa: S608
+                args,
+            ).fetchall()
+            oldest, newest_id = self._db.execute(
+                "SELECT MIN(received_ms), MAX(id) FROM dead_letters"
+            ).fetchone()
+        # Rows are dropped oldest first, and only once more than max_rows were ever added: if the
+        # oldest kept row came after the window opened, that window's beginning may be gone.
+        dropped = newest_id is not None and int(newest_id) > self.max_rows
+        complete = not (dropped and oldest is not None and int(oldest) > start_ms)
+        return RejectionCounts({str(reason): int(n) for reason, n in rows}, complete)
 
     def count(self) -> int:
         with self._lock:

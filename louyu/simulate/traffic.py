@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from collector.cadence import HEARTBEAT_MS
 from collector.models import DeviceKey
 from collector.registry import DeviceInfo
 from louyu.simulate.aed import AedReading
@@ -37,7 +38,6 @@ from louyu.simulate.parking import LotCounts
 from louyu.simulate.scenarios import Effect, Scenario
 
 _S: Final = 1000
-_MIN: Final = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +55,12 @@ class Cadence:
     ceiling_real_ms: int
 
 
-# Space sensors beat every 10 minutes; AEDs every 5 ("every few minutes"); lots and the
-# canteen every minute. Ceilings stay well inside the 15-minute (AED) and 30-minute silences.
-SPACE_CADENCE: Final = Cadence(10 * _MIN, 60 * _S, 10 * _MIN)
-LOT_CADENCE: Final = Cadence(1 * _MIN, 10 * _S, 1 * _MIN)
-AED_CADENCE: Final = Cadence(5 * _MIN, 30 * _S, 5 * _MIN)
-CANTEEN_CADENCE: Final = Cadence(1 * _MIN, 5 * _S, 1 * _MIN)
+# Each kind beats at its heartbeat (collector/cadence.py, the one owner, which the data-quality
+# report also counts by). Ceilings stay well inside the 15-minute (AED) and 30-minute silences.
+SPACE_CADENCE: Final = Cadence(HEARTBEAT_MS["parking_space"], 60 * _S, HEARTBEAT_MS["parking_space"])
+LOT_CADENCE: Final = Cadence(HEARTBEAT_MS["parking_lot"], 10 * _S, HEARTBEAT_MS["parking_lot"])
+AED_CADENCE: Final = Cadence(HEARTBEAT_MS["aed"], 30 * _S, HEARTBEAT_MS["aed"])
+CANTEEN_CADENCE: Final = Cadence(HEARTBEAT_MS["canteen"], 5 * _S, HEARTBEAT_MS["canteen"])
 
 
 class _Beat:
