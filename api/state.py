@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from api.config import ApiConfig
 from api.influx import InfluxQueryClient
 from api.metrics import ApiMetrics
 from api.mqtt_feed import MqttFeed
 from api.ratelimit import RateLimiter
-from api.reports.archive import ReportArchive
-from api.reports.service import ReportService
 from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
 from api.wakeup import Wakeup
@@ -20,6 +19,11 @@ from collector.latest import LatestState
 from collector.registry import Registry
 from rules.service import AlertService
 from rules.store import AlertStore
+
+if TYPE_CHECKING:
+    # Only named here: the report modules import the dashboard's (api.web), which imports this.
+    from api.reports.archive import ReportArchive
+    from api.reports.service import ReportService
 
 
 def utc_now() -> dt.datetime:

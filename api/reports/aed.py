@@ -27,8 +27,8 @@ from api.reports import aed_charts
 from api.reports.alert_rows import AlertSpan, event_notes, overlapping
 from api.reports.context import ReportContext
 from api.reports.figures import Interval, clip, covered_s, rounded, seconds
-from api.reports.influxql import by_device, from_ms, run, where
-from api.reports.model import Column, Section, Table, Text
+from api.reports.model import Column, Period, Scope, Section, Table, Text
+from api.reports.queries import by_device, rows, run, tag_is, where
 from rules.conditions import Compare
 
 # The alerts during which an AED is not ready, and what each one means.
@@ -40,6 +40,7 @@ NOT_READY: Final[dict[str, Text]] = {
     "aed-battery-low": Text("电量低", "battery low"),
 }
 PADS_EXPIRED: Final = "pads-expired"
+PADS_TEXT: Final = Text("电极片过期", "pads expired")
 OUTAGE_RULES: Final = ("aed-fault", "aed-offline")
 CABINET_RULE: Final = "aed-cabinet-open"
 BATTERY_RULE: Final = "aed-battery-low"
@@ -88,6 +89,10 @@ def _pct(part: float, whole: float) -> float:
     return round(100.0 * part / whole, 3) if whole > 0 else 100.0
 
 
+def _at(time_ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(time_ms / 1000, dt.UTC)
+
+
 def _on_site(notes: list[tuple[str, dt.datetime, str]]) -> dt.datetime | None:
     for _event, at, note in notes:
         if note.strip().lower().startswith(ON_SITE_MARKERS):
@@ -104,17 +109,21 @@ async def _pads_expired(ctx: ReportContext, zone: ZoneInfo) -> dict[tuple[str, s
     # Windows from local midnight to local midnight: the offset InfluxDB adds to its UTC days.
     utc_offset = period.start.astimezone(zone).utcoffset() or dt.timedelta()
     offset_s = int(-utc_offset.total_seconds()) % 86400
+    since = int((period.start - dt.timedelta(days=1)).timestamp() * 1000)
     statement = (
-        f'SELECT last({quote_ident("pads_expiry")}) FROM "aed" '  # noqa: S608
-        f"WHERE {where(period.start - dt.timedelta(days=1), period.end, ctx.scope.building)} "
+        f'SELECT last({quote_ident("pads_expiry")}) AS "v" FROM "aed" '  # noqa: S608
+        f"{where(period, ctx.scope, start_ms=since)} "
         f'GROUP BY time(1d, {offset_s}s), "building", "device" fill(none)'
     )
     (series,) = await run(ctx.influx, [statement])
+    days: dict[tuple[str, str], list[tuple[dt.datetime, str]]] = {}
+    for row in rows(series):
+        if row.values.get("v") is not None:
+            days.setdefault((row.building, row.device), []).append((_at(row.time_ms), str(row.values["v"])))
     out: dict[tuple[str, str], list[Interval]] = {}
-    for key, rows in by_device(series).items():
-        # Each row: the last pads date reported that day; it holds from the day's start until
-        # the next row (a change of pads counts from the start of the day it was reported).
-        points = [(from_ms(r[0]), str(r[1])) for r in rows if r[1] is not None]
+    for key, points in days.items():
+        # Each point: the last pads date reported that day; it holds from the day's start until
+        # the next point (a change of pads counts from the start of the day it was reported).
         for n, (at, text) in enumerate(points):
             until = points[n + 1][0] if n + 1 < len(points) else period.end
             try:
@@ -141,29 +150,24 @@ async def _openings(ctx: ReportContext, spans: list[AlertSpan]) -> list[Opening]
     if ctx.influx is not None:
         statements: list[str] = []
         for s in cabinet:
-            near = where(
-                s.started_at - OPENED_LOOKBACK,
-                s.started_at + dt.timedelta(milliseconds=1),
-                s.building,
-                s.device,
-            )
+            # One selector each, LIMIT 1: the first reading that opened, the first that closed.
+            scope = Scope(ctx.scope.site, s.building)
+            device = tag_is("device", s.device)
+            near = Period(s.started_at - OPENED_LOOKBACK, s.started_at + dt.timedelta(milliseconds=1))
             statements.append(
-                f'SELECT "cabinet_open" FROM "aed" WHERE {near} AND "cabinet_open" = true '  # noqa: S608
+                f'SELECT "cabinet_open" AS "v" FROM "aed" {where(near, scope, device, "cabinet_open = true")} '  # noqa: S608
                 "ORDER BY time ASC LIMIT 1"
             )
-            later_end = (s.resolved_at or ctx.period.end) + OPENED_LOOKBACK
-            after = where(s.started_at, later_end, s.building, s.device)
+            after = Period(s.started_at, (s.resolved_at or ctx.period.end) + OPENED_LOOKBACK)
             statements.append(
-                f'SELECT "cabinet_open" FROM "aed" WHERE {after} AND "cabinet_open" = false '  # noqa: S608
+                f'SELECT "cabinet_open" AS "v" FROM "aed" {where(after, scope, device, "cabinet_open = false")} '  # noqa: S608
                 "ORDER BY time ASC LIMIT 1"
             )
         results = await run(ctx.influx, statements)
         for n in range(len(cabinet)):
-            first, back = results[2 * n], results[2 * n + 1]
-            if first and first[0].values:
-                opened[n] = from_ms(first[0].values[0][0])
-            if back and back[0].values:
-                closed[n] = from_ms(back[0].values[0][0])
+            for found, into in ((results[2 * n], opened), (results[2 * n + 1], closed)):
+                for row in rows(found):
+                    into[n] = _at(row.time_ms)
     return [
         Opening(s, opened[n] or s.started_at, closed[n], _on_site(notes.get(s.id, [])))
         for n, s in enumerate(cabinet)
@@ -177,32 +181,30 @@ async def _calendar(
     if ctx.influx is None:
         return []
     period = ctx.period
-    scope = ctx.scope.building
     last_day = (period.end + dt.timedelta(days=CALENDAR_DAYS)).astimezone(zone).date()
     today = period.end.astimezone(zone).date()
+    since = int((period.start - dt.timedelta(days=30)).timestamp() * 1000)
+    by = 'GROUP BY "building", "device"'
     statements = [
-        f'SELECT last("pads_expiry") FROM "aed" WHERE {where(period.start - dt.timedelta(days=30), period.end, scope)} '  # noqa: S608
-        'GROUP BY "building", "device"',
-        f'SELECT first("battery_pct") FROM "aed" WHERE {where(period.start, period.end, scope)} '  # noqa: S608
-        'GROUP BY "building", "device"',
-        f'SELECT last("battery_pct") FROM "aed" WHERE {where(period.start, period.end, scope)} '  # noqa: S608
-        'GROUP BY "building", "device"',
+        f'SELECT last("pads_expiry") AS "v" FROM "aed" {where(period, ctx.scope, start_ms=since)} {by}',  # noqa: S608
+        f'SELECT first("battery_pct") AS "v" FROM "aed" {where(period, ctx.scope)} {by}',  # noqa: S608
+        f'SELECT last("battery_pct") AS "v" FROM "aed" {where(period, ctx.scope)} {by}',  # noqa: S608
     ]
     pads, first, last = (by_device(s) for s in await run(ctx.influx, statements))
-    rows: list[list[str | int | float | None]] = []
-    for (building, device), values in pads.items():
+    out: list[list[str | int | float | None]] = []
+    for (building, device), (_, value) in pads.items():
         try:
-            day = dt.date.fromisoformat(str(values[0][1]))
+            day = dt.date.fromisoformat(str(value))
         except ValueError:
             continue
         if day <= last_day:
-            rows.append([building, device, "pads", day.isoformat(), (day - today).days, None])
-    for key, values in last.items():
-        start = first.get(key)
-        if not start or values[0][1] is None or start[0][1] is None:
+            out.append([building, device, "pads", day.isoformat(), (day - today).days, None])
+    for key, (t1_ms, end_value) in last.items():
+        t0_ms, start_value = first.get(key, (0, None))
+        if end_value is None or start_value is None:
             continue
-        t0, b0 = from_ms(start[0][0]), float(start[0][1])  # type: ignore[arg-type]
-        t1, b1 = from_ms(values[0][0]), float(values[0][1])  # type: ignore[arg-type]
+        t0, b0 = _at(t0_ms), float(start_value)
+        t1, b1 = _at(t1_ms), float(end_value)
         if b1 < threshold:
             due: dt.date | None = t1.astimezone(zone).date()
         elif b1 < b0 and t1 > t0:
@@ -211,9 +213,9 @@ async def _calendar(
         else:
             due = None
         if due is not None and due <= last_day:
-            rows.append([key[0], key[1], "battery", due.isoformat(), (due - today).days, round(b1, 1)])
-    rows.sort(key=lambda r: (str(r[3]), str(r[0]), str(r[1])))
-    return rows
+            out.append([key[0], key[1], "battery", due.isoformat(), (due - today).days, round(b1, 1)])
+    out.sort(key=lambda r: (str(r[3]), str(r[0]), str(r[1])))
+    return out
 
 
 async def build(ctx: ReportContext) -> list[Section]:
@@ -396,7 +398,10 @@ async def build(ctx: ReportContext) -> list[Section]:
         Text("AED 就绪率", "AED readiness"),
         summary,
         tables=[area, per_building, per_aed],
-        charts=[aed_charts.readiness_bars(per_aed), aed_charts.not_ready_timeline(ordered, period, zone)],
+        charts=[
+            aed_charts.readiness_bars(per_aed),
+            aed_charts.not_ready_timeline(ordered, period, zone, {**NOT_READY, PADS_EXPIRED: PADS_TEXT}),
+        ],
     )
     return [
         readiness,

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from api.influx import InfluxQueryClient
 from api.reports.model import Period, Scope, Section
+from collector.dead_letters import DeadLetters
 from collector.registry import DeviceInfo, Registry
 from rules.config import RuleSet
 
@@ -28,6 +29,8 @@ class ReportContext:
     engine: Engine  # the alert store's database (alerts, events, silences, deliveries)
     influx: InfluxQueryClient | None  # None: the sections that need InfluxDB say so
     now: dt.datetime
+    # The collector's rejected messages (data quality); None where this process cannot read them.
+    dead_letters: DeadLetters | None = None
 
     def buildings(self) -> list[str]:
         """The buildings in scope, in registry order."""

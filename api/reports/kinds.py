@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from typing import Final
 
 from api.reports import aed, alerts
+from api.reports.canteen import build_canteen_sections
 from api.reports.context import ReportContext, SectionBuilder
-from api.reports.model import Report, Text
+from api.reports.model import Report, Section, Text
+from api.reports.parking import build_parking_sections
+from api.reports.quality import build_quality_sections
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +24,27 @@ class ReportKind:
     builders: tuple[SectionBuilder, ...]
 
 
+def _needs_influx(title: Text) -> Section:
+    return Section(
+        "influxdb",
+        title,
+        Text("未配置 InfluxDB：本节无数据。", "No InfluxDB configured: nothing to show here."),  # noqa: RUF001
+    )
+
+
+async def _parking_canteen(ctx: ReportContext) -> list[Section]:
+    if ctx.influx is None:
+        return [_needs_influx(Text("停车与餐厅", "Parking and canteen"))]
+    parking = await build_parking_sections(ctx.influx, ctx.period, ctx.scope, ctx.registry)
+    return parking + await build_canteen_sections(ctx.influx, ctx.period, ctx.scope, ctx.registry)
+
+
+async def _quality(ctx: ReportContext) -> list[Section]:
+    if ctx.influx is None:
+        return [_needs_influx(Text("数据质量", "Data quality"))]
+    return await build_quality_sections(ctx.influx, ctx.period, ctx.scope, ctx.registry, ctx.dead_letters)
+
+
 KINDS: Final[dict[str, ReportKind]] = {
     kind.name: kind
     for kind in (
@@ -28,6 +52,12 @@ KINDS: Final[dict[str, ReportKind]] = {
             "aed-readiness", Text("AED 就绪与响应报告", "AED readiness and response report"), (aed.build,)
         ),
         ReportKind("alert-handling", Text("告警处理报告", "Alert handling report"), (alerts.build,)),
+        ReportKind(
+            "parking-canteen",
+            Text("停车与餐厅使用报告", "Parking and canteen use report"),
+            (_parking_canteen,),
+        ),
+        ReportKind("data-quality", Text("数据质量报告", "Data quality report"), (_quality,)),
     )
 }
 

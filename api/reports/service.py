@@ -21,6 +21,7 @@ from api.reports import render_csv, render_html, render_pdf
 from api.reports.context import ReportContext
 from api.reports.kinds import KINDS, build_report
 from api.reports.model import Language, Period, Report, Scope
+from collector.dead_letters import DeadLetters
 from collector.registry import Registry
 from rules.config import RuleSet
 
@@ -44,6 +45,7 @@ class ReportService:
     engine: Engine
     influx: InfluxQueryClient | None
     clock: Callable[[], dt.datetime]
+    dead_letters: DeadLetters | None = None
 
     def __post_init__(self) -> None:
         # One report at a time per process: a district month keeps a core busy for a while, and
@@ -78,6 +80,7 @@ class ReportService:
             engine=self.engine,
             influx=influx,
             now=self.clock(),
+            dead_letters=self.dead_letters,
         )
         return await build_report(KINDS[kind], context)
 

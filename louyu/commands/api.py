@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from api.reports.schedule import ReportScheduler
 from api.roles import Role
 from api.server import ApiServer
 from api.tokens import TokenStore
+from collector.dead_letters import DeadLetters
 from collector.registry import Registry, RegistryError
 from louyu import runtime
 from louyu.settings import Settings
@@ -116,6 +118,10 @@ def build(
     )
     # The routing file's `reports:` entries: made on schedule by this process (docs/reports.md).
     state = app.state.louyu
+    # The collector's rejected messages, for the data quality report, when this host has them.
+    dead_letters = settings.collector.dead_letter_path
+    if dead_letters is not None and Path(dead_letters).is_file():
+        state.reports.dead_letters = DeadLetters(dead_letters)
     scheduler = None
     try:
         routing = load_routing(settings.notify.file)

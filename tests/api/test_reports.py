@@ -182,7 +182,10 @@ def test_zip_holds_every_table_and_html_links_them(reports_api: Api) -> None:
     ]
     assert page.headers["content-type"].startswith("text/html")
     html = page.text
-    assert "Alert handling report" in html and 'alt="Bar chart.' in html
+    assert (
+        "Alert handling report" in html
+        and 'alt="Bar chart of time to acknowledge: highest 1200 s (aed-fault' in html
+    )
     for name in names:
         assert f"table={name}" in html
     assert "data:image/png;base64," in html
@@ -210,3 +213,20 @@ def test_only_operators_and_up_and_bad_requests(reports_api: Api) -> None:
         assert client.get(AED, params=custom).status_code == 400
         assert client.get(AED, params={**OCTOBER, "format": "csv"}).status_code == 400
         assert client.get(AED, params={**OCTOBER, "format": "csv", "table": "no-such.csv"}).status_code == 404
+
+
+def test_every_kind_renders_in_every_format(reports_api: Api) -> None:
+    """The parking, canteen and data quality kinds (their figures: tests/reports) through the same
+    route and renderers."""
+    with reports_api.client(Role.OPERATOR) as client:
+        for kind in ("parking-canteen", "data-quality"):
+            for fmt, media in (("html", "text/html"), ("pdf", "application/pdf"), ("zip", "application/zip")):
+                response = client.get(
+                    f"/api/v1/reports/{kind}", params={**OCTOBER, "format": fmt}, timeout=120
+                )
+                assert response.status_code == 200, (kind, fmt, response.text[:300])
+                assert response.headers["content-type"].startswith(media)
+            pdf = client.get(
+                f"/api/v1/reports/{kind}", params={**OCTOBER, "format": "pdf", "lang": "en"}, timeout=120
+            )
+            assert "report" in pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
