@@ -15,6 +15,7 @@ BENCHMARKS = [
     "notify_throughput",
     "api_alerts",
     "rules_district",
+    "reports_month",
 ]
 
 

@@ -71,7 +71,13 @@ def _table(table: Table, width: float, lang: Language) -> list[Flowable]:
     if not table.rows:
         return [title, _text(labels.NO_ROWS(lang), _CAPTION), Spacer(1, 3 * mm)]
     data = [[_text(labels.heading(c, lang), _HEAD) for c in table.columns]]
-    data += [[_text(cell_text(cell), _CELL) for cell in row] for row in table.rows]
+    # A cell that fits its column is set as a plain string (a Paragraph per cell made a district's
+    # PDF take a minute); a longer one as a Paragraph, which wraps.
+    fits = max(4, int(width / len(table.columns) / (_CELL.fontSize * 0.62)))
+    data += [
+        [text if len(text) <= fits else _text(text, _CELL) for text in map(cell_text, row)]
+        for row in table.rows
+    ]
     grid = PdfTable(data, colWidths=[width / len(table.columns)] * len(table.columns), repeatRows=1)
     grid.setStyle(
         TableStyle(
@@ -79,6 +85,7 @@ def _table(table: Table, width: float, lang: Language) -> list[Flowable]:
                 ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEF1F5")),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("FONT", (0, 1), (-1, -1), FONT, _CELL.fontSize, _CELL.leading),
                 ("LEFTPADDING", (0, 0), (-1, -1), 2),
                 ("RIGHTPADDING", (0, 0), (-1, -1), 2),
             ]
