@@ -70,14 +70,15 @@ def _table(table: Table, width: float, lang: Language) -> list[Flowable]:
     title = _text(table.title(lang), _BODY)
     if not table.rows:
         return [title, _text(labels.NO_ROWS(lang), _CAPTION), Spacer(1, 3 * mm)]
-    data = [[_text(labels.heading(c, lang), _HEAD) for c in table.columns]]
+    data: list[list[str | Paragraph]] = [[_text(labels.heading(c, lang), _HEAD) for c in table.columns]]
     # A cell that fits its column is set as a plain string (a Paragraph per cell made a district's
     # PDF take a minute); a longer one as a Paragraph, which wraps.
-    fits = max(4, int(width / len(table.columns) / (_CELL.fontSize * 0.62)))
-    data += [
-        [text if len(text) <= fits else _text(text, _CELL) for text in map(cell_text, row)]
-        for row in table.rows
-    ]
+    room = width / len(table.columns) - 4
+
+    def cell(text: str) -> str | Paragraph:
+        return text if pdfmetrics.stringWidth(text, FONT, _CELL.fontSize) <= room else _text(text, _CELL)
+
+    data += [[cell(cell_text(value)) for value in row] for row in table.rows]
     grid = PdfTable(data, colWidths=[width / len(table.columns)] * len(table.columns), repeatRows=1)
     grid.setStyle(
         TableStyle(
