@@ -387,9 +387,9 @@ async def build(ctx: ReportContext) -> list[Section]:
     ready_count = sum(1 for row in per_aed.rows if row[3] == 100.0)
     area_pct = area.rows[0][1] if area.rows else 100.0
     summary = Text(
-        f"{len(ordered)} 台 AED 中 {ready_count} 台全程就绪；全区时间加权就绪率 {area_pct}%。"
+        f"{len(ordered)} 台 AED 中 {ready_count} 台全程就绪；范围内时间加权就绪率 {area_pct}%。"
         f"开箱 {len(openings)} 次；电量阈值 {threshold:g}%（来自规则 {BATTERY_RULE}）。",
-        f"{ready_count} of {len(ordered)} AEDs were ready throughout; the area's time-weighted readiness "
+        f"{ready_count} of {len(ordered)} AEDs were ready throughout; the time-weighted readiness in scope "
         f"was {area_pct}%. {len(openings)} cabinet openings; battery threshold {threshold:g}% "
         f"(from rule {BATTERY_RULE}).",
     )

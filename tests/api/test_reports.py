@@ -8,6 +8,7 @@ import csv
 import io
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from tests.api.conftest import Api
 
 pytestmark = pytest.mark.integration
 
+SAMPLES = Path(__file__).resolve().parents[2] / "test-artifacts" / "reports"
 AED = "/api/v1/reports/aed-readiness"
 ALERTS = "/api/v1/reports/alert-handling"
 # Any moment inside October, Shanghai time, picks the month.
@@ -151,6 +153,8 @@ def test_pdf_pages_hold_the_texts_and_the_charts(reports_api: Api) -> None:
                                   headers={"Accept": "application/pdf"}, timeout=60)  # fmt: skip
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/pdf"
+        SAMPLES.mkdir(parents=True, exist_ok=True)
+        (SAMPLES / f"aed-readiness-{m.BUILDING}-2026-10-{lang}.pdf").write_bytes(response.content)
         reader = pypdf.PdfReader(io.BytesIO(response.content))
         pages = [page.extract_text() for page in reader.pages]
         assert len(pages) >= 2
