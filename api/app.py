@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
@@ -27,6 +28,8 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.mqtt_feed import MqttFeed
 from api.publisher import FeedPublisher
 from api.ratelimit import RateLimiter
+from api.reports.archive import ReportArchive
+from api.reports.service import ReportService
 from api.response_headers import ApiHeadersMiddleware
 from api.routes import ROUTERS
 from api.state import ApiState, utc_now
@@ -65,11 +68,13 @@ def create_app(
     clock: Callable[[], dt.datetime] = utc_now,
     ruleset: RuleSet | None = None,
     area_clock: AreaClock = REAL,
+    report_dir: Path | None = None,
 ) -> FastAPI:
     """Build the app. `actions` acknowledges, resolves and manages silences, publishing each
     event; by default an AlertService that publishes on the API's own MQTT connection (or
     nowhere, without a broker: the event is stored all the same). `ruleset`: the rules file the
     engines run (escalation times); by default the shipped rules."""
+    ruleset = ruleset if ruleset is not None else load_rules()
     metrics = ApiMetrics()
     metrics.watch_alerts(store.counts)
     publisher = FeedPublisher()
@@ -87,10 +92,15 @@ def create_app(
         limiter=RateLimiter(config.rate_per_s, config.rate_burst),
         streams=StreamSlots(config.sse_max_streams, config.sse_max_streams_per_token),
         clock=clock,
-        ruleset=ruleset if ruleset is not None else load_rules(),
+        ruleset=ruleset,
         area_clock=area_clock,
     )
     metrics.watch_incidents(store)
+
+    # Reports read the rules' thresholds (the battery level an AED must stay above) from the same
+    # rules file as the incidents' escalation times.
+    state.reports = ReportService(registry, ruleset, store.engine, history, clock)
+    state.archive = ReportArchive(store.engine, report_dir)
 
     def feed_counts() -> tuple[int, int, int]:
         feed = state.feed

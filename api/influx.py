@@ -65,6 +65,16 @@ class InfluxQueryClient:
             self._auth = httpx.BasicAuth(username, password or "")
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._settings = (url, api, db, token, username, password, retention_policy, timeout_s, transport)
+
+    def copy(self) -> InfluxQueryClient:
+        """A new, closed client to the same server with the same credentials: for work done on
+        another thread's event loop (an httpx client belongs to the loop it was opened on)."""
+        url, api, db, token, username, password, rp, timeout_s, transport = self._settings
+        return InfluxQueryClient(
+            url, api, db, token=token, username=username, password=password, retention_policy=rp,
+            timeout_s=timeout_s, transport=transport,
+        )  # fmt: skip
 
     async def open(self) -> None:
         if self._client is None:

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from api.config import ApiConfig
 from api.influx import InfluxQueryClient
@@ -21,6 +22,11 @@ from collector.registry import Registry
 from rules.config import RuleSet
 from rules.service import AlertService
 from rules.store import AlertStore
+
+if TYPE_CHECKING:
+    # Only named here: the report modules import the dashboard's (api.web), which imports this.
+    from api.reports.archive import ReportArchive
+    from api.reports.service import ReportService
 
 
 def utc_now() -> dt.datetime:
@@ -49,3 +55,7 @@ class ApiState:
     ruleset: RuleSet | None = None
     # Drills in progress (api/routes/drills.py), cancelled when the app stops.
     drills: set[asyncio.Task[None]] = field(default_factory=set)
+    # Reports on demand (api/routes/reports.py); None until create_app wires it.
+    reports: ReportService | None = None
+    # Reports the schedule made and kept (api/reports/archive.py).
+    archive: ReportArchive | None = None

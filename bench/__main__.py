@@ -15,8 +15,8 @@ BENCHMARKS = [
     "notify_throughput",
     "api_alerts",
     "rules_district",
-    "reports_usage",
     "console_weight",
+    "reports_month",
 ]
 
 

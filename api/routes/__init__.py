@@ -18,6 +18,7 @@ from api.routes import (
     health,
     history,
     incidents,
+    reports,
     silences,
     site,
 )
@@ -34,4 +35,5 @@ ROUTERS: list[APIRouter] = [
     fiware.router,
     incidents.router,
     drills.router,
+    reports.router,
 ]

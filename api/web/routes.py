@@ -131,6 +131,12 @@ def dashboard_page(request: Request, lang: LangQuery = None, view: ViewQuery = N
     return _page(request, "dashboard.html", lang, wall=view == "wall")
 
 
+@router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
+def reports_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
+    """The reports (docs/reports.md): made on demand with the tab's token, and the kept ones."""
+    return _page(request, "reports.html", lang)
+
+
 @router.get("/board", response_class=HTMLResponse, include_in_schema=False)
 def board_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
     response = _page(request, "board.html", lang)

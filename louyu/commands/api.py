@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -15,16 +16,20 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.config import ApiConfig
 from api.influx import InfluxQueryClient
+from api.reports.schedule import ReportScheduler
 from api.roles import Role
 from api.server import ApiServer
 from api.tokens import TokenStore
 from collector.area_clock import AreaClock
+from collector.dead_letters import DeadLetters
 from collector.registry import Registry, RegistryError
 from louyu import runtime
 from louyu.settings import Settings
 from rules.config import load_rules
 from rules.database import make_engine
 from rules.database.migrate import upgrade
+from rules.notify.config import load_routing
+from rules.notify.errors import RoutingFileError
 from rules.service import AlertService
 from rules.store import AlertStore
 
@@ -59,8 +64,16 @@ class ApiRuntime:
     """The API of one process: `start()` serves in a thread named `louyu-api` and returns once
     the socket accepts connections; `stop()` ends it."""
 
-    def __init__(self, app: FastAPI, server: ApiServer, store: AlertStore, tokens: TokenStore) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        server: ApiServer,
+        store: AlertStore,
+        tokens: TokenStore,
+        reports: ReportScheduler | None = None,
+    ) -> None:
         self.app, self.server, self.store, self.tokens = app, server, store, tokens
+        self.reports = reports
 
     @property
     def url(self) -> str:
@@ -69,8 +82,13 @@ class ApiRuntime:
     def start(self) -> None:
         self.server.start()
         log.info("api_serving", url=self.server.url, docs=f"{self.server.url}/docs")
+        if self.reports is not None:
+            self.reports.start()
+            log.info("report_schedule", jobs=[f"{job} next {when}" for job, when in self.reports.jobs()])
 
     def stop(self) -> None:
+        if self.reports is not None:
+            self.reports.stop()
         self.server.stop()
         self.store.engine.dispose()
 
@@ -99,9 +117,25 @@ def build(
         actions=service,
         ruleset=load_rules(settings.rules.file),
         area_clock=area_clock if area_clock is not None else runtime.area_clock(settings, registry),
+        report_dir=settings.state_dir / "reports",
     )
+    # The routing file's `reports:` entries: made on schedule by this process (docs/reports.md).
+    state = app.state.louyu
+    # The collector's rejected messages, for the data quality report, when this host has them.
+    dead_letters = settings.collector.dead_letter_path
+    if dead_letters is not None and Path(dead_letters).is_file():
+        state.reports.dead_letters = DeadLetters(dead_letters)
+    scheduler = None
+    try:
+        routing = load_routing(settings.notify.file)
+        if routing.reports:
+            scheduler = ReportScheduler(state.reports, state.archive, routing, state.clock)
+    except (RoutingFileError, ValueError) as error:
+        # The notifier refuses a bad routing file on its own; the API still serves, unscheduled.
+        log.error("report_schedule_refused", error=str(error)[:500])
     host, port = settings.api.host_port
-    return ApiRuntime(app, ApiServer(app, host, port, log_level=settings.log.level.lower()), store, tokens)
+    server = ApiServer(app, host, port, log_level=settings.log.level.lower())
+    return ApiRuntime(app, server, store, tokens, scheduler)
 
 
 def create_demo_token(settings: Settings, now: dt.datetime | None = None) -> str:

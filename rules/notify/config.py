@@ -272,11 +272,27 @@ class Snapshot(_Strict):
     receivers: OneOrMany = Field(min_length=1)
 
 
+class ReportSchedule(_Strict):
+    """Reports made on a schedule and sent (docs/reports.md): weekly on Monday, monthly on the 1st,
+    at `at` local time, for the period just ended. Receivers are apprise (e-mail with the PDF
+    attached) or webhook receivers (a signed JSON message with the links)."""
+
+    kinds: list[str] = Field(min_length=1)
+    every: Literal["week", "month"]
+    at: Clock = dt.time(2, 0)
+    building: str | None = Field(None, pattern=_NAME)
+    languages: list[Literal["zh", "en"]] = Field(["zh"], min_length=1)
+    receivers: OneOrMany = Field(default_factory=list)
+    # The API's address as the receivers reach it, for the links (e.g. https://louyu.example.com).
+    link_base: str | None = Field(None, pattern=r"^https?://")
+
+
 class RoutingConfig(_Strict):
     timezone: str = "Asia/Shanghai"
     receivers: list[Receiver] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
     snapshot: Snapshot | None = None
+    reports: list[ReportSchedule] = Field(default_factory=list)
     # The alert raised when a delivery of a critical alert finally fails.
     delivery_failed_rule: str = Field("notify-delivery-failed", pattern=_NAME)
 
@@ -298,6 +314,8 @@ class RoutingConfig(_Strict):
                 referenced += step.receivers
         if self.snapshot is not None:
             referenced += self.snapshot.receivers
+        for schedule in self.reports:
+            referenced += schedule.receivers
         unknown = sorted({n for n in referenced if n not in known})
         if unknown:
             raise ValueError(f"unknown receiver(s): {', '.join(unknown)}")
@@ -307,6 +325,17 @@ class RoutingConfig(_Strict):
                 f"ngsi_ld receiver(s) {', '.join(brokers)} take entities, not alerts: "
                 "name them in no route and not in the snapshot"
             )
+        by_name = {r.name: r for r in self.receivers}
+        unfit = sorted(
+            {
+                n
+                for s in self.reports
+                for n in s.receivers
+                if n in by_name and by_name[n].channel not in ("apprise", "webhook")
+            }
+        )
+        if unfit:
+            raise ValueError(f"report receiver(s) {', '.join(unfit)} must be apprise or webhook receivers")
         route_names = [r.name for r in self.routes if r.name]
         if len(set(route_names)) != len(route_names):
             raise ValueError("route names must be unique")

@@ -71,4 +71,4 @@ def test_the_built_package_carries_and_runs_its_migrations(tmp_path: Path) -> No
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["from"].startswith(str(built))
     assert report["after"] == report["head"]
-    assert report["tables"] == 10  # nine tables and alembic_version
+    assert report["tables"] == 11  # ten tables and alembic_version
