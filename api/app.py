@@ -35,6 +35,7 @@ from api.tokens import TokenStore
 from collector.latest import LatestState
 from collector.models import KINDS, NAME_RE, DeviceKey
 from collector.registry import Registry
+from rules.notify.config import RoutingConfig, load_routing
 from rules.service import AlertService
 from rules.store import AlertStore
 
@@ -61,10 +62,12 @@ def create_app(
     history: InfluxQueryClient | None = None,
     actions: AlertService | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
+    routing: RoutingConfig | None = None,
 ) -> FastAPI:
     """Build the app. `actions` acknowledges, resolves and manages silences, publishing each
     event; by default an AlertService that publishes on the API's own MQTT connection (or
-    nowhere, without a broker: the event is stored all the same)."""
+    nowhere, without a broker: the event is stored all the same). `routing`: the notifier's
+    routing file, for who is paged about what; by default the packaged one, as the notifier's."""
     metrics = ApiMetrics()
     metrics.watch_alerts(store.counts)
     publisher = FeedPublisher()
@@ -82,6 +85,7 @@ def create_app(
         limiter=RateLimiter(config.rate_per_s, config.rate_burst),
         streams=StreamSlots(config.sse_max_streams, config.sse_max_streams_per_token),
         clock=clock,
+        routing=routing if routing is not None else load_routing(),
     )
 
     def feed_counts() -> tuple[int, int, int]:

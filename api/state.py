@@ -16,6 +16,7 @@ from api.tokens import TokenStore
 from api.wakeup import Wakeup
 from collector.latest import LatestState
 from collector.registry import Registry
+from rules.notify.config import RoutingConfig
 from rules.service import AlertService
 from rules.store import AlertStore
 
@@ -40,3 +41,5 @@ class ApiState:
     wakeup: Wakeup = field(default_factory=Wakeup)
     clock: Callable[[], dt.datetime] = utc_now
     feed: MqttFeed | None = None
+    # The notifier's routing file: who is paged about what (GET /api/v1/me/alerts).
+    routing: RoutingConfig = field(default_factory=RoutingConfig)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import alerts, deliveries, devices, events, fiware, health, history, silences
+from api.routes import alerts, deliveries, devices, events, fiware, health, history, me, silences
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -19,4 +19,5 @@ ROUTERS: list[APIRouter] = [
     events.router,
     deliveries.router,
     fiware.router,
+    me.router,
 ]

@@ -23,6 +23,8 @@ from louyu import runtime
 from louyu.settings import Settings
 from rules.database import make_engine
 from rules.database.migrate import upgrade
+from rules.notify.config import RoutingConfig, load_routing
+from rules.notify.errors import RoutingFileError
 from rules.service import AlertService
 from rules.store import AlertStore
 
@@ -51,6 +53,16 @@ def influx_client(settings: Settings) -> InfluxQueryClient:
         retention_policy=influx.retention_policy,
         timeout_s=influx.timeout_s,
     )
+
+
+def routing_for_api(settings: Settings) -> RoutingConfig:
+    """The notifier's routing file, for the API's "routed to me" view. A broken file is the
+    notifier's to refuse: the API, which shows AED alerts, starts anyway and routes to nobody."""
+    try:
+        return load_routing(settings.notify.file)
+    except RoutingFileError as error:
+        log.warning("routing_file_unusable", error=str(error)[:500])
+        return RoutingConfig()
 
 
 class ApiRuntime:
@@ -94,6 +106,7 @@ def build(
         registry=registry,
         history=influx_client(settings),
         actions=service,
+        routing=routing_for_api(settings),
     )
     host, port = settings.api.host_port
     return ApiRuntime(app, ApiServer(app, host, port, log_level=settings.log.level.lower()), store, tokens)

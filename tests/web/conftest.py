@@ -27,6 +27,7 @@ from collector.registry import Registry
 from louyu.testing.services import Mosquitto
 from rules.config import load_rules
 from rules.engine import RuleEngine
+from rules.notify.config import RoutingConfig
 from rules.runner import RulesRunner
 from rules.service import AlertService
 from rules.store import AlertStore
@@ -64,11 +65,14 @@ def start_web(engine: Engine, registry: Registry) -> Iterator[Callable[..., WebA
         store: AlertStore | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         port: int = 0,
+        routing: RoutingConfig | None = None,
     ) -> WebApi:
         store = store or AlertStore(engine)
         tokens = TokenStore(engine)
         table = devices if devices is not None else LatestState(registry)
         extra: dict[str, Any] = {"clock": clock} if clock else {}
+        if routing is not None:
+            extra["routing"] = routing
         app = create_app(
             config or ApiConfig(rate_per_s=1000, rate_burst=1000, sse_poll_s=0.5, seed_from_influx=False),
             store=store,
