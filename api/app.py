@@ -35,6 +35,7 @@ from api.tokens import TokenStore
 from collector.latest import LatestState
 from collector.models import KINDS, NAME_RE, DeviceKey
 from collector.registry import Registry
+from rules.config import RuleSet, load_rules
 from rules.notify.config import RoutingConfig, load_routing
 from rules.service import AlertService
 from rules.store import AlertStore
@@ -62,11 +63,13 @@ def create_app(
     history: InfluxQueryClient | None = None,
     actions: AlertService | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
+    ruleset: RuleSet | None = None,
     routing: RoutingConfig | None = None,
 ) -> FastAPI:
     """Build the app. `actions` acknowledges, resolves and manages silences, publishing each
     event; by default an AlertService that publishes on the API's own MQTT connection (or
-    nowhere, without a broker: the event is stored all the same). `routing`: the notifier's
+    nowhere, without a broker: the event is stored all the same). `ruleset`: the rules file the
+    engines run (escalation times); by default the shipped rules. `routing`: the notifier's
     routing file, for who is paged about what; by default the packaged one, as the notifier's."""
     metrics = ApiMetrics()
     metrics.watch_alerts(store.counts)
@@ -85,8 +88,10 @@ def create_app(
         limiter=RateLimiter(config.rate_per_s, config.rate_burst),
         streams=StreamSlots(config.sse_max_streams, config.sse_max_streams_per_token),
         clock=clock,
+        ruleset=ruleset if ruleset is not None else load_rules(),
         routing=routing if routing is not None else load_routing(),
     )
+    metrics.watch_incidents(store)
 
     def feed_counts() -> tuple[int, int, int]:
         feed = state.feed
@@ -111,6 +116,8 @@ def create_app(
             yield
         finally:
             state.wakeup.close()
+            for drill in list(state.drills):
+                drill.cancel()
             if state.feed is not None:
                 publisher.feed = None
                 await asyncio.to_thread(state.feed.stop)

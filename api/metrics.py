@@ -12,6 +12,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.incident_metrics import IncidentTimingCollector
+from rules.store import AlertStore
+
 
 class AlertCountCollector(Collector):
     """Alerts by state and severity, read from the store at scrape time."""
@@ -85,6 +88,9 @@ class ApiMetrics:
 
     def watch_alerts(self, counts: Callable[[], dict[str, dict[str, int]]]) -> None:
         self.registry.register(AlertCountCollector(counts))
+
+    def watch_incidents(self, store: AlertStore) -> None:
+        self.registry.register(IncidentTimingCollector(store))
 
 
 # Every label value taken from a request comes from a fixed set, so that no client can grow the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from api.tokens import TokenStore
 from api.wakeup import Wakeup
 from collector.latest import LatestState
 from collector.registry import Registry
+from rules.config import RuleSet
 from rules.notify.config import RoutingConfig
 from rules.service import AlertService
 from rules.store import AlertStore
@@ -41,5 +43,9 @@ class ApiState:
     wakeup: Wakeup = field(default_factory=Wakeup)
     clock: Callable[[], dt.datetime] = utc_now
     feed: MqttFeed | None = None
+    # The rules file, for what the API tells of escalations (an incident's `escalation_due_at`).
+    ruleset: RuleSet | None = None
+    # Drills in progress (api/routes/drills.py), cancelled when the app stops.
+    drills: set[asyncio.Task[None]] = field(default_factory=set)
     # The notifier's routing file: who is paged about what (GET /api/v1/me/alerts).
     routing: RoutingConfig = field(default_factory=RoutingConfig)

@@ -74,6 +74,8 @@ class Aed(TypedDict, total=False):
     pads_expiry: IsoDate
     self_test: Literal["pass", "fail"]
     temp_c: float
+    # A drill's reading (rules/drill.py): the alerts it raises are marked as a drill.
+    drill: bool
 
 
 class Canteen(TypedDict, total=False):

@@ -34,7 +34,8 @@ from rules.backlog import resumed_since
 from rules.builtin import BUILDING, BUILDING_OFFLINE, BUILTIN, LIVENESS_SUMMARY, UNKNOWN_DEVICES
 from rules.conditions import RatioCompare, View
 from rules.config import PLACEHOLDERS, Rule, RuleSet
-from rules.escalation import due_escalations
+from rules.drill import DRILL_LABEL, DRILL_PREFIX
+from rules.escalation import due_escalations, escalation_interval
 from rules.flapping import FlapCounter
 from rules.intake import Intake, Outcome
 from rules.liveness import find_silent, inhibitor
@@ -328,6 +329,8 @@ class RuleEngine:
         state = self.latest.get(key)
         if state is None:
             state = self.latest[key] = {}
+        if "drill" in state and "drill" not in reading.fields:
+            del state["drill"]  # a drill's mark holds for its own readings only (_raise)
         state.update(reading.fields)
         if not retained:  # a retained reading is no sign of life now
             self.last_seen[key] = now.timestamp()
@@ -540,6 +543,12 @@ class RuleEngine:
         if extra_labels:
             labels.update(extra_labels)
         summary, summaries = self._summary(rule, ak, value, info)
+        if self.latest.get((building, kind, device), {}).get("drill") is True:
+            # Raised by a drill's reading (payload `drill: true`): marked so nobody mistakes it.
+            labels[DRILL_LABEL] = "true"
+            summary = f"{DRILL_PREFIX['']}{summary}"
+            summaries = {k: f"{DRILL_PREFIX.get(k.removeprefix('summary_'), DRILL_PREFIX[''])}{v}"
+                         for k, v in summaries.items()}  # fmt: skip
         labels.update(summaries)
         silenced = (
             muting(
@@ -730,15 +739,7 @@ class RuleEngine:
             self.metrics.tables.labels(table).set(size)
 
     def _escalate_after(self, alert: AlertRecord) -> dt.timedelta | None:
-        if alert.severity not in ("critical", "major"):
-            return None
-        rule = self.rule(alert.rule)
-        if rule is not None:
-            return self.ruleset.escalate_after(rule)
-        for severity, after in self.ruleset.file.defaults.escalate_after.items():
-            if severity == alert.severity:
-                return after
-        return None
+        return escalation_interval(self.ruleset, alert, self.rule(alert.rule))
 
     def sweep(self, now: dt.datetime) -> list[EventRecord]:
         """Liveness: raise for devices silent past their rule's `silent_for`. Gateways first, so

@@ -11,7 +11,20 @@ from typing import Any, Final, Literal
 
 STATES: Final = ("firing", "acknowledged", "resolved")
 SEVERITIES: Final = ("critical", "major", "minor", "warning", "info")
-EVENT_KINDS: Final = ("raised", "acknowledged", "resolved", "escalated", "reminded", "flapping", "unsilenced")
+EVENT_KINDS: Final = (
+    "raised",
+    "acknowledged",
+    "resolved",
+    "escalated",
+    "reminded",
+    "flapping",
+    "unsilenced",
+    # An AED incident's response steps (rules/incidents.py): events that change no state.
+    "en_route",
+    "on_site",
+    "handed_over",
+    "closing_note",
+)
 State = Literal["firing", "acknowledged", "resolved"]
 Severity = Literal["critical", "major", "minor", "warning", "info"]
 JsonValue = bool | int | float | str | None

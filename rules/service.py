@@ -34,6 +34,15 @@ class AlertService:
         self.publisher.publish(event)
         return event
 
+    def record(
+        self, alert_id: int, event: str, by: str, note: str | None = None, now: dt.datetime | None = None
+    ) -> EventRecord:
+        """An event that leaves the alert as it is (an incident's response step), published like
+        the others: on MQTT, to the event stream and, through the notifier, to the city platform."""
+        event_record = self.store.record(alert_id, event, by, note, now or utcnow())
+        self.publisher.publish(event_record)
+        return event_record
+
     def create_silence(
         self,
         *,

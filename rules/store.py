@@ -147,6 +147,16 @@ class AlertStore(SessionSource):
             ).all()
             return [_event_record(r) for r in rows]
 
+    def events_of(self, alert_ids: Collection[int], names: Collection[str] = ()) -> list[EventRecord]:
+        """The events of several alerts (only those named `names`, when given), oldest first."""
+        if not alert_ids:
+            return []
+        query = select(EventRow).where(EventRow.alert_id.in_(sorted(set(alert_ids))))
+        if names:
+            query = query.where(EventRow.event.in_(sorted(set(names))))
+        with self._reader() as session:
+            return [_event_record(r) for r in session.scalars(query.order_by(EventRow.id)).all()]
+
     def events_after(self, event_id: int, limit: int = 1000) -> list[EventRecord]:
         """Every alert's events with an id above `event_id`, oldest first (SSE resume, notifier)."""
         with self._reader() as session:
@@ -367,6 +377,17 @@ class AlertStore(SessionSource):
             row.updated_at = now
             session.flush()
             return _event_record(self._event(session, row, "flapping", now, None, note))
+
+    def record(
+        self, alert_id: int, event: str, by: str | None, note: str | None, now: dt.datetime
+    ) -> EventRecord:
+        """An event that changes nothing of the alert (a response step of an incident), in any
+        state: stored, with the alert as it is, like every other event. Raises AlertNotFound."""
+        with self._writer() as session, session.begin():
+            row = session.get(AlertRow, alert_id)
+            if row is None:
+                raise AlertNotFound(alert_id)
+            return _event_record(self._event(session, row, event, now, by, note))
 
     def update_value(self, alert_id: int, value: JsonValue) -> None:
         """Keep the latest triggering value on an open alert (no event: not a state change)."""

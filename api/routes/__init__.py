@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import alerts, deliveries, devices, events, fiware, health, history, me, silences
+from api.routes import (
+    alerts,
+    deliveries,
+    devices,
+    drills,
+    events,
+    fiware,
+    health,
+    history,
+    incidents,
+    me,
+    silences,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -19,5 +31,7 @@ ROUTERS: list[APIRouter] = [
     events.router,
     deliveries.router,
     fiware.router,
+    incidents.router,
+    drills.router,
     me.router,
 ]

@@ -21,6 +21,7 @@ from api.tokens import TokenStore
 from collector.registry import Registry, RegistryError
 from louyu import runtime
 from louyu.settings import Settings
+from rules.config import load_rules
 from rules.database import make_engine
 from rules.database.migrate import upgrade
 from rules.notify.config import RoutingConfig, load_routing
@@ -106,6 +107,7 @@ def build(
         registry=registry,
         history=influx_client(settings),
         actions=service,
+        ruleset=load_rules(settings.rules.file),
         routing=routing_for_api(settings),
     )
     host, port = settings.api.host_port

@@ -20,10 +20,21 @@ from rules.notify.errors import RoutingFileError
 from rules.notify.ngsi_ld import PARKING_CONTEXT, TYPES, EntityType
 
 DEFAULT_EVENTS: tuple[EventKind, ...] = ("raised", "unsilenced", "acknowledged", "resolved")
-EVENT_KINDS = ("raised", "acknowledged", "resolved", "escalated", "reminded", "flapping", "unsilenced")
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-EventKind = Literal["raised", "acknowledged", "resolved", "escalated", "reminded", "flapping", "unsilenced"]
+EventKind = Literal[
+    "raised",
+    "acknowledged",
+    "resolved",
+    "escalated",
+    "reminded",
+    "flapping",
+    "unsilenced",
+    "en_route",
+    "on_site",
+    "handed_over",
+    "closing_note",
+]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
 _NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"

@@ -15,6 +15,7 @@ import jinja2
 import yaml
 
 from collector.registry import Registry
+from rules.drill import is_drill
 
 Reason = Literal["event", "reminder", "escalation"]
 _STATE_ZH = {"firing": "告警中", "acknowledged": "已确认", "resolved": "已解除"}
@@ -125,6 +126,7 @@ def render(
         "floor": place.floor,
         "location": place.location,
         "state_zh": _STATE_ZH.get(str(alert.get("state")), alert.get("state")),
+        "drill": is_drill(alert.get("labels") or {}),
         "started_local": _local(alert.get("started_at"), tz),
     }
     env = _environment()
@@ -150,6 +152,7 @@ def handset_payload(
         "event": event.get("event"),
         "event_id": event.get("event_id"),
         "at": event.get("at"),
+        "drill": is_drill(alert.get("labels") or {}),
         "alert": alert,
         "building": {
             "id": message.place.building,

@@ -70,16 +70,25 @@ def _json(data: Any) -> str:
 
 
 def cloudevent_body(
-    delivery_id: str, source: str, kind: str, subject: str | None, time: str | None, data: Mapping[str, Any]
+    delivery_id: str,
+    source: str,
+    kind: str,
+    subject: str | None,
+    time: str | None,
+    data: Mapping[str, Any],
+    drill: bool = False,
 ) -> str:
     """A CloudEvents 1.0 event in structured JSON mode. `id` is the delivery id, so that the platform
-    can deduplicate retries by (source, id) as the CloudEvents spec intends."""
+    can deduplicate retries by (source, id) as the CloudEvents spec intends. A drill's event carries
+    the extension attribute `drill: true` (rules/drill.py), so the platform can tell it at once."""
     attributes: dict[str, Any] = {
         "id": delivery_id,
         "source": source,
         "type": f"{CLOUDEVENT_TYPE_PREFIX}.{kind}",
         "datacontenttype": "application/json",
     }
+    if drill:
+        attributes["drill"] = True
     if subject:
         attributes["subject"] = subject
     if time:
@@ -114,7 +123,13 @@ def build_payload(
         if reason != "event":
             data |= {"reason": reason, "level": level}
         return title, cloudevent_body(
-            delivery_id, receiver.cloudevents.source, kind, subject, event.get("at"), data
+            delivery_id,
+            receiver.cloudevents.source,
+            kind,
+            subject,
+            event.get("at"),
+            data,
+            drill=handset["drill"],
         )
     # Plain webhook: the Standard Webhooks payload shape {type, timestamp, data}.
     return title, _json({"type": kind, "timestamp": event.get("at"), "data": handset})
