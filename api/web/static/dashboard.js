@@ -11,12 +11,13 @@ import { loadAlerts, resetAlerts, showAlerts, takeAlert } from "./alerts.js";
 import { loadBuildings } from "./buildings.js";
 import { CONFIG, t } from "./common.js";
 import { loadDevice, refreshDeviceAlerts } from "./device.js";
+import { hideIncident, incidentNews, showIncident } from "./incident.js";
 import { showSilences } from "./silences.js";
 import { openStream } from "./sse.js";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 30000;
-const VIEWS = ["alerts", "alert", "buildings", "silences", "device"];
+const VIEWS = ["alerts", "alert", "buildings", "silences", "device", "incident"];
 
 let stream = null;
 let refreshTimer = null;
@@ -25,6 +26,7 @@ let refreshTimer = null;
 app.onAlert = (alert, event) => {
   takeAlert(alert, event);
   noteAlert(alert, event);
+  incidentNews(alert);
   const view = currentView();
   if (view.name === "device") refreshDeviceAlerts().catch(() => {});
   if (view.name === "alert" && Number(view.args[0]) === alert.id) showAlert(alert.id).catch(() => {});
@@ -157,13 +159,16 @@ async function route({ reload = false } = {}) {
   const view = currentView();
   for (const section of document.querySelectorAll("main > section[data-view]")) section.hidden = section.dataset.view !== view.name;
   for (const link of document.querySelectorAll("nav.tabs a")) {
-    const tab = { device: "buildings", alert: "alerts" }[view.name] || view.name;
+    const tab = { device: "buildings", alert: "alerts", incident: "alerts" }[view.name] || view.name;
     if (link.dataset.view === tab) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   clearInterval(refreshTimer);
+  if (view.name !== "incident") hideIncident();
   try {
-    if (view.name === "alerts") {
+    if (view.name === "incident") {
+      await showIncident($("view-incident"), Number(view.args[0]));
+    } else if (view.name === "alerts") {
       if (reload) await loadAlerts();
       else await showAlerts();
     } else if (view.name === "alert") {

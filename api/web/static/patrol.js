@@ -12,6 +12,7 @@ import { ApiError, TOKEN_KEY, api, app, buildingLabel, buildings, can } from "./
 import { clearAlarm, loadCritical, noteAlert, unlockAudio } from "./alarm.js";
 import { compareAlerts, isNewer } from "./alert_order.js";
 import { CONFIG, alertSummary, durationText, el, fmtTime, t } from "./common.js";
+import { hideIncident, incidentNews, isIncidentAlert, openIncidents, showIncident } from "./incident.js";
 import { openStream } from "./sse.js";
 
 const $ = (id) => document.getElementById(id);
@@ -21,15 +22,15 @@ const MINE_REFRESH_MS = 30000;
 const view = {
   alerts: new Map(), // id -> open alert
   routed: new Map(), // id -> {paged, called} from /me/alerts
+  incidents: new Map(), // alert id -> open incident (GET /api/v1/incidents): its alerts grouped
   receivers: [],
   stream: null,
   mineTimer: null,
   ackFor: null, // the alert the sheet acknowledges
+  arriving: null, // alerts from the stream while the list loads
   lastEventId: null,
 };
 app.alertsById = view.alerts;
-// Hooks for the incident view (incident.js) when it is loaded.
-export const patrol = { view, onEvent: null, render: () => render() };
 
 app.onUnauthorized = () => signOut(t("signin.bad"));
 const outage = { api: false, stream: false };
@@ -104,13 +105,24 @@ $("lang-switch").addEventListener("click", (event) => {
 // ---------------------------------------------------------------- data
 
 async function loadAll() {
-  const [page, mine] = await Promise.all([
+  // Alerts the stream brings while the list is on its way are newer than the list: kept.
+  const during = new Map();
+  view.arriving = during;
+  const [page, mine, incidents] = await Promise.all([
     api("alerts?state=firing&state=acknowledged&sort=priority&limit=200"),
     api("me/alerts"),
+    openIncidents(),
     buildings(),
   ]);
+  view.incidents = incidents;
   view.alerts.clear();
   for (const a of page.items) view.alerts.set(a.id, a);
+  view.arriving = null;
+  for (const a of during.values()) {
+    if (!isNewer(a, view.alerts.get(a.id))) continue;
+    if (OPEN.includes(a.state)) view.alerts.set(a.id, a);
+    else view.alerts.delete(a.id);
+  }
   takeMine(mine);
   $("view-error").hidden = true;
   clearInterval(view.mineTimer);
@@ -129,8 +141,11 @@ function takeMine(mine) {
 }
 
 let mineSoon = null;
-function refreshMine() {
-  return api("me/alerts").then(takeMine);
+// The routing of alerts and the grouping into incidents are the server's: asked again together.
+async function refreshMine() {
+  const [mine, incidents] = await Promise.all([api("me/alerts"), openIncidents()]);
+  view.incidents = incidents;
+  takeMine(mine);
 }
 // Which alerts are paged to whom is the server's answer (the routing file): asked again shortly
 // after an alert is raised, at most every 300 ms however many arrive.
@@ -141,13 +156,15 @@ function refreshMineSoon() {
 
 // An alert from the stream or from an action.
 function takeAlert(alert, event) {
+  view.arriving?.set(alert.id, alert);
   const held = view.alerts.get(alert.id);
   if (!isNewer(alert, held)) return;
   if (held?.ack_note && !alert.ack_note) alert.ack_note = held.ack_note;
   if (OPEN.includes(alert.state)) view.alerts.set(alert.id, alert);
   else view.alerts.delete(alert.id);
   noteAlert(alert, event);
-  if (!held && alert.state !== "resolved") refreshMineSoon();
+  incidentNews(alert);
+  if ((!held && alert.state !== "resolved") || isIncidentAlert(alert)) refreshMineSoon();
   render();
 }
 
@@ -193,7 +210,6 @@ function startStream() {
       view.lastEventId = lastId;
       document.body.dataset.lastEventId = String(lastId);
       if (replayFrom !== null && Number(lastId) > Number(replayFrom)) replayed += 1;
-      patrol.onEvent?.(event);
       if (!event.alert) return;
       if (event.event === "acknowledged" && event.note) event.alert.ack_note = event.note;
       takeAlert(event.alert, event.event);
@@ -268,10 +284,17 @@ function card(alert) {
         )
       : null,
   );
+  const incident = view.incidents.get(alert.id);
+  if (incident) {
+    li.dataset.incident = String(incident.id);
+    if (incident.drill) li.prepend(el("p", { class: "drill-flag", "data-role": "drill" }, t("incident.drill")));
+    if (incident.alert_ids.length > 1) li.append(el("p", { class: "paged", "data-role": "incident-of" }, `${t("incident.of")} #${incident.id}`));
+  }
   const actions = el("div", { class: "card-actions" });
   if (can("ack") && alert.state === "firing")
     actions.append(el("button", { type: "button", class: "ack", "data-action": "ack", onclick: () => openSheet(alert) }, t("alert.ack")));
-  for (const extra of patrol.cardActions?.(alert) || []) actions.append(extra);
+  if (incident)
+    actions.append(el("a", { class: "button respond", href: `#/incident/${incident.id}`, "data-action": "incident" }, t("incident.open_view")));
   if (actions.childElementCount) li.append(actions);
   return li;
 }
@@ -284,14 +307,29 @@ function render() {
   mine.sort((a, b) => Number(view.routed.get(b.id).called) - Number(view.routed.get(a.id).called) || compareAlerts(a, b));
   const others = open.filter((a) => !view.routed.has(a.id)).sort(compareAlerts);
   const focused = document.activeElement?.closest?.("li.card")?.dataset.id;
-  $("mine-list").replaceChildren(...mine.map(card));
-  $("others-list").replaceChildren(...others.map(card));
+  $("mine-list").replaceChildren(...grouped(mine).map(card));
+  $("others-list").replaceChildren(...grouped(others).map(card));
   $("mine-count").textContent = String(mine.length);
   $("others-count").textContent = String(others.length);
   $("mine-empty").hidden = mine.length > 0 || view.receivers.length === 0;
   $("others-empty").hidden = others.length > 0;
   if (focused) document.getElementById(`alert-${focused}`)?.focus();
-  patrol.afterRender?.();
+}
+
+// The alerts of one incident side by side, at the place of its most urgent one: grouped, never hidden.
+function grouped(alerts) {
+  const out = [];
+  const placed = new Set();
+  for (const alert of alerts) {
+    if (placed.has(alert.id)) continue;
+    const incident = view.incidents.get(alert.id);
+    const members = incident ? alerts.filter((a) => incident.alert_ids.includes(a.id)) : [alert];
+    for (const member of members) {
+      placed.add(member.id);
+      out.push(member);
+    }
+  }
+  return out;
 }
 setInterval(render, 30000); // "firing for N min" stays true
 
@@ -340,8 +378,20 @@ $("ack-note").addEventListener("keydown", (event) => {
 // #/alert/{id}: the banner's link. The alert's card is brought into view and focused.
 function route() {
   const match = location.hash.match(/^#\/alert\/(\d+)/);
-  if (patrol.route?.(location.hash)) return;
-  $("view-list").hidden = false;
+  const incident = location.hash.match(/^#\/incident\/(\d+)/);
+  $("view-list").hidden = Boolean(incident);
+  $("view-incident").hidden = !incident;
+  if (incident) {
+    showIncident($("view-incident"), Number(incident[1]))
+      .then(() => $("incident-title")?.focus())
+      .catch((error) => {
+        $("view-error").hidden = false;
+        $("view-error").textContent = `${t("view.failed")}: ${error.message}`;
+      });
+    return;
+  }
+  hideIncident();
+  $("view-error").hidden = true;
   if (match) {
     const node = document.getElementById(`alert-${match[1]}`);
     node?.scrollIntoView({ block: "center" });
