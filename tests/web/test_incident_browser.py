@@ -41,10 +41,8 @@ TOPIC = "louyu/darong-b/aed/aed-b-1f-lobby"
 OPEN = {"state": "ready", "cabinet_open": True}
 IN_USE = {"state": "in_use", "cabinet_open": True}
 BACK = {"state": "ready", "cabinet_open": False}
-WORDS = {
-    "zh": {"ack_note": "收到，正在前往", "respond": "响应", "en_route": "我已出发", "on_site": "我已到现场"},
-    "en": {"ack_note": "Got it, on my way", "respond": "Respond", "en_route": "On my way", "on_site": "I am on site"},
-}
+# The quick note the patrol taps to acknowledge, in the phone's language.
+ACK_NOTE = {"zh": "收到，正在前往", "en": "Got it, on my way"}
 
 
 @contextmanager
@@ -110,11 +108,11 @@ def test_a_whole_incident_on_the_patrols_phone_and_the_operators_wall_at_once(
 ) -> None:
     # The packaged routing file pages the receiver `patrol`; a token of that name stands for it.
     patrol_token = TokenStore(engine).create("patrol", Role.PATROL, dt.datetime.now(dt.UTC))[1]
-    words = WORDS[phone_lang]
     figures: list[str] = []
-    with notifier(engine, registry, mosquitto), two_screens(
-        browser, system, contract, patrol_token, phone_lang, wall_lang
-    ) as (phone, wall):
+    with (
+        notifier(engine, registry, mosquitto),
+        two_screens(browser, system, contract, patrol_token, phone_lang, wall_lang) as (phone, wall),
+    ):
         # 1. The cabinet opens.
         published = time.monotonic()
         publish(mosquitto, TOPIC, OPEN)
@@ -127,6 +125,7 @@ def test_a_whole_incident_on_the_patrols_phone_and_the_operators_wall_at_once(
         expect(wall.locator("#banner")).to_be_visible()
         [alert] = system.store.list_alerts(state=["firing"])[0]
         incident_id = alert.id
+        card = phone.locator(f'#mine-list > li[data-id="{incident_id}"]')
         # The incident (grouping is the server's) is linked from its alert on both screens.
         expect(card).to_have_attribute("data-incident", str(incident_id), timeout=5_000)
         row = wall.locator(f'#alert-list > li[data-id="{incident_id}"]')
@@ -154,7 +153,9 @@ def test_a_whole_incident_on_the_patrols_phone_and_the_operators_wall_at_once(
         card.locator('[data-action="ack"]').tap()
         phone.locator("#ack-sheet .preset").first.tap()
         expect(view.locator('[data-role="ack"]')).to_contain_text("patrol", timeout=10_000)
-        figures.append(f"patrol's second tap (ack) -> wall shows who acknowledged {time.monotonic() - tapped:.2f} s")
+        figures.append(
+            f"patrol's second tap (ack) -> wall shows who acknowledged {time.monotonic() - tapped:.2f} s"
+        )
         expect(escalation).to_have_count(0)
         expect(card).to_have_attribute("data-state", "acknowledged")
 
@@ -174,19 +175,34 @@ def test_a_whole_incident_on_the_patrols_phone_and_the_operators_wall_at_once(
         screenshot(phone, f"incident-en-route-phone-{phone_lang}")
         check_accessibility(phone, f"incident view phone {phone_lang}")
 
-        # 5. The AED is taken out and used: a second alert of the same incident, grouped.
+        # 5. Another cabinet opens at Tower C (another incident, newer than Tower B's acknowledged
+        # alert); then Tower B's AED is taken out and used: a second alert of Tower B's incident.
+        publish(mosquitto, "louyu/darong-c/aed/aed-c-1f-lobby", OPEN)
+        expect(wall.locator('#alert-list > li[data-severity="critical"]')).to_have_count(2, timeout=10_000)
         published = time.monotonic()
         publish(mosquitto, TOPIC, IN_USE)
         expect(view.locator('[data-role="stages"]')).to_have_attribute("data-stage", "in_use", timeout=10_000)
-        expect(phone_view.locator('[data-role="stages"]')).to_have_attribute("data-stage", "in_use", timeout=10_000)
+        expect(phone_view.locator('[data-role="stages"]')).to_have_attribute(
+            "data-stage", "in_use", timeout=10_000
+        )
         figures.append(f"in use published -> both screens show it {time.monotonic() - published:.2f} s")
         expect(view.locator('[data-role="incident-alerts"] > li')).to_have_count(2)
+        # By priority Tower C's firing alert would sit between Tower B's two (in use firing, cabinet
+        # acknowledged): both lists keep an incident's alerts together, none hidden.
+        for page, rows in ((wall, "#alert-list > li"), (phone, "#mine-list > li")):
+            expect(page.locator(f'{rows}[data-incident="{incident_id}"]')).to_have_count(2, timeout=5_000)
+            order = page.locator(rows).evaluate_all("(n) => n.map((r) => r.dataset.incident || '')")
+            assert len(order) == 3, order
+            at = [i for i, v in enumerate(order) if v == str(incident_id)]
+            assert at[1] - at[0] == 1, order
         phone_view.locator('button[data-step="on_site"]').tap()
         expect(view.locator('[data-role="timeline"] [data-event="on_site"]')).to_be_visible(timeout=10_000)
 
         # 6. The operator records the hand-over to the ambulance; the patrol's phone shows it.
         view.locator('button[data-step="handed_over"]').click()
-        expect(phone_view.locator('[data-role="steps"] [data-step="handed_over"]')).to_be_visible(timeout=10_000)
+        expect(phone_view.locator('[data-role="steps"] [data-step="handed_over"]')).to_be_visible(
+            timeout=10_000
+        )
         screenshot(wall, f"incident-in-use-wall-{wall_lang}")
 
         # 7. The AED is back in its cabinet: the incident closes on both screens.
@@ -216,7 +232,9 @@ def test_a_whole_incident_on_the_patrols_phone_and_the_operators_wall_at_once(
     assert [s["step"] for s in incident["steps"]] == ["en_route", "on_site", "handed_over", "closing_note"]
     assert [s["by"] for s in incident["steps"]][:2] == ["patrol", "patrol"]
     assert incident["acknowledged_by"] == "patrol"
-    assert any(e["event"] == "acknowledged" and e["note"] == words["ack_note"] for e in incident["timeline"])
+    assert any(
+        e["event"] == "acknowledged" and e["note"] == ACK_NOTE[phone_lang] for e in incident["timeline"]
+    )
     timings = incident["timings"]
     assert 0 < timings["time_to_ack_s"] < timings["time_to_site_s"] < timings["time_to_return_s"]
     assert contract.calls("/api/v1/incidents/{incident_id}/steps", "POST") == 4
@@ -229,7 +247,16 @@ def scripted(web: WebApi, t0: dt.datetime) -> int:
     """An incident with set times: opened at t0, acknowledged at +42 s, on my way at +60 s, on
     site at +155 s, the AED in use at +170 s, back at +612 s."""
     opened = web.store.raise_alert(
-        NewAlert("aed-cabinet-open", "critical", "darong-b", "aed", "aed-b-1f-lobby", "AED cabinet opened", True, {"floor": "1F"}),
+        NewAlert(
+            "aed-cabinet-open",
+            "critical",
+            "darong-b",
+            "aed",
+            "aed-b-1f-lobby",
+            "AED cabinet opened",
+            True,
+            {"floor": "1F"},
+        ),
         t0,
     )
     assert opened is not None
@@ -265,14 +292,28 @@ def test_response_times_of_a_scripted_incident_as_both_screens_show_them(
     patrol_token = TokenStore(engine).create("patrol", Role.PATROL, dt.datetime.now(dt.UTC))[1]
     with two_screens(browser, system, contract, patrol_token, lang, lang) as (phone, wall):
         for page, size in ((phone, "phone"), (wall, "wall")):
-            page.goto(f"{system.url}/{'patrol' if page is phone else 'dashboard'}?lang={lang}#/incident/{first}")
+            page.goto(
+                f"{system.url}/{'patrol' if page is phone else 'dashboard'}?lang={lang}#/incident/{first}"
+            )
             view = page.locator("#view-incident")
             expect(view).to_have_attribute("data-state", "closed")
+            expect(view).not_to_contain_text("null")
+            expect(view).not_to_contain_text("undefined")
             for name, text in EXPECTED[lang].items():
                 expect(view.locator(f'[data-timing="{name}"]')).to_have_text(text)
             # The timeline tells the script in its order.
-            events = view.locator('[data-role="timeline"] > li').evaluate_all("(n) => n.map((e) => e.dataset.event)")
-            assert events == ["raised", "acknowledged", "en_route", "on_site", "raised", "resolved", "resolved"]
+            events = view.locator('[data-role="timeline"] > li').evaluate_all(
+                "(n) => n.map((e) => e.dataset.event)"
+            )
+            assert events == [
+                "raised",
+                "acknowledged",
+                "en_route",
+                "on_site",
+                "raised",
+                "resolved",
+                "resolved",
+            ]
             screenshot(page, f"incident-timings-{size}-{lang}", full_page=True)
             check_accessibility(page, f"incident timings {size} {lang}")
 
@@ -288,7 +329,9 @@ def test_a_drill_is_marked_as_a_drill_on_both_screens(
         row = wall.locator('#alert-list > li[data-severity="critical"]')
         expect(row.locator('[data-role="incident"]')).to_contain_text("DRILL", timeout=10_000)
         row.locator('[data-role="incident"]').click()
-        expect(wall.locator('#view-incident [data-role="drill"]')).to_have_text("DRILL · not a real emergency")
+        expect(wall.locator('#view-incident [data-role="drill"]')).to_have_text(
+            "DRILL · not a real emergency"
+        )
         card.locator('[data-action="incident"]').tap()
         expect(phone.locator('#view-incident [data-role="drill"]')).to_be_visible()
         screenshot(phone, "incident-drill-phone-zh")

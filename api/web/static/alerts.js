@@ -6,7 +6,7 @@ import { api, app, buildingName, buildings, can } from "./api.js";
 import { compareAlerts, isNewer, SEVERITIES } from "./alert_order.js";
 import { applyAction, fillAlertRow } from "./alert_row.js";
 import { alertSummary, el, t } from "./common.js";
-import { openIncidents } from "./incident.js";
+import { groupByIncident, openIncidents } from "./incident.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 100;
@@ -225,26 +225,11 @@ function incidentsLater() {
   }, 300);
 }
 
-// The alerts of one incident side by side, at the place of its most urgent one: grouped, never hidden.
-function groupIncidents(sorted) {
-  const out = [];
-  const placed = new Set();
-  for (const alert of sorted) {
-    if (placed.has(alert.id)) continue;
-    const incident = list.incidents.get(alert.id);
-    for (const member of incident ? sorted.filter((a) => incident.alert_ids.includes(a.id)) : [alert]) {
-      placed.add(member.id);
-      out.push(member);
-    }
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------- rendering
 
 function render() {
   const ul = $("alert-list");
-  const sorted = groupIncidents([...list.alerts.values()].sort(compareAlerts));
+  const sorted = groupByIncident([...list.alerts.values()].sort(compareAlerts), list.incidents);
   const keep = new Set(sorted.map((a) => a.id));
   for (const [id, li] of list.rows) {
     if (!keep.has(id)) {

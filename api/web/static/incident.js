@@ -26,6 +26,22 @@ export async function openIncidents() {
   return byAlert;
 }
 
+// The alerts of one incident side by side, at the place of its most urgent one: grouped, never
+// hidden. `sorted` in the list's order; `incidents` as openIncidents() gives them.
+export function groupByIncident(sorted, incidents) {
+  const out = [];
+  const placed = new Set();
+  for (const alert of sorted) {
+    if (placed.has(alert.id)) continue;
+    const incident = incidents.get(alert.id);
+    for (const member of incident ? sorted.filter((a) => incident.alert_ids.includes(a.id)) : [alert]) {
+      placed.add(member.id);
+      out.push(member);
+    }
+  }
+  return out;
+}
+
 export function isIncidentAlert(alert) {
   return alert.kind === "aed" && (alert.rule === "aed-cabinet-open" || alert.rule === "aed-in-use");
 }
@@ -131,7 +147,7 @@ function render() {
     incident.acknowledged_at || incident.state === "closed"
       ? null
       : el("p", { class: "flag-bad", "data-role": "escalation" }, incident.escalation_due_at ? "" : t("incident.no_escalation"));
-  box.replaceChildren(
+  const parts = [
     el("p", {}, el("a", { href: current.backHref, class: "button secondary" }, `← ${t("incident.back")}`)),
     incident.drill ? el("p", { class: "drill-flag", "data-role": "drill" }, t("incident.drill")) : null,
     el(
@@ -194,7 +210,9 @@ function render() {
         ),
       ),
     ),
-  );
+  ];
+  // replaceChildren would write a null as the text "null": the drill line is there or not.
+  box.replaceChildren(...parts.filter(Boolean));
   box.dataset.id = String(incident.id);
   box.dataset.state = incident.state;
   box.dataset.drill = String(incident.drill);

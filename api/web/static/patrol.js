@@ -12,7 +12,7 @@ import { ApiError, TOKEN_KEY, api, app, buildingLabel, buildings, can } from "./
 import { clearAlarm, loadCritical, noteAlert, unlockAudio } from "./alarm.js";
 import { compareAlerts, isNewer } from "./alert_order.js";
 import { CONFIG, alertSummary, durationText, el, fmtTime, t } from "./common.js";
-import { hideIncident, incidentNews, isIncidentAlert, openIncidents, showIncident } from "./incident.js";
+import { groupByIncident, hideIncident, incidentNews, isIncidentAlert, openIncidents, showIncident } from "./incident.js";
 import { openStream } from "./sse.js";
 
 const $ = (id) => document.getElementById(id);
@@ -307,8 +307,8 @@ function render() {
   mine.sort((a, b) => Number(view.routed.get(b.id).called) - Number(view.routed.get(a.id).called) || compareAlerts(a, b));
   const others = open.filter((a) => !view.routed.has(a.id)).sort(compareAlerts);
   const focused = document.activeElement?.closest?.("li.card")?.dataset.id;
-  $("mine-list").replaceChildren(...grouped(mine).map(card));
-  $("others-list").replaceChildren(...grouped(others).map(card));
+  $("mine-list").replaceChildren(...groupByIncident(mine, view.incidents).map(card));
+  $("others-list").replaceChildren(...groupByIncident(others, view.incidents).map(card));
   $("mine-count").textContent = String(mine.length);
   $("others-count").textContent = String(others.length);
   $("mine-empty").hidden = mine.length > 0 || view.receivers.length === 0;
@@ -316,21 +316,6 @@ function render() {
   if (focused) document.getElementById(`alert-${focused}`)?.focus();
 }
 
-// The alerts of one incident side by side, at the place of its most urgent one: grouped, never hidden.
-function grouped(alerts) {
-  const out = [];
-  const placed = new Set();
-  for (const alert of alerts) {
-    if (placed.has(alert.id)) continue;
-    const incident = view.incidents.get(alert.id);
-    const members = incident ? alerts.filter((a) => incident.alert_ids.includes(a.id)) : [alert];
-    for (const member of members) {
-      placed.add(member.id);
-      out.push(member);
-    }
-  }
-  return out;
-}
 setInterval(render, 30000); // "firing for N min" stays true
 
 // ---------------------------------------------------------------- acknowledge in two taps
