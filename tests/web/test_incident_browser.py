@@ -31,7 +31,7 @@ from louyu.testing.services import Mosquitto
 from rules.notify.config import load_routing
 from rules.notify.service import NotifierService
 from rules.store import NewAlert
-from tests.web.browsing import PHONE, WALL, check_accessibility, publish, screenshot, sign_in
+from tests.web.browsing import DESKTOP, PHONE, WALL, check_accessibility, publish, screenshot, sign_in
 from tests.web.conftest import ARTIFACTS, WebApi
 from tests.web.contract import ApiContract
 
@@ -316,6 +316,18 @@ def test_response_times_of_a_scripted_incident_as_both_screens_show_them(
             ]
             screenshot(page, f"incident-timings-{size}-{lang}", full_page=True)
             check_accessibility(page, f"incident timings {size} {lang}")
+    # The third size: an operator's desktop.
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN" if lang == "zh" else "en-GB")
+    contract.attach(context, system.url)
+    try:
+        page = context.new_page()
+        sign_in(page, system, Role.OPERATOR, lang, f"#/incident/{first}")
+        view = page.locator("#view-incident")
+        expect(view.locator('[data-timing="time_to_site_s"]')).to_have_text(EXPECTED[lang]["time_to_site_s"])
+        screenshot(page, f"incident-timings-desktop-{lang}", full_page=True)
+        check_accessibility(page, f"incident timings desktop {lang}")
+    finally:
+        context.close()
 
 
 def test_a_drill_is_marked_as_a_drill_on_both_screens(

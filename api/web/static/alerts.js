@@ -119,11 +119,25 @@ export async function loadAlerts() {
   const query = apiQuery(list.filter);
   query.set("sort", "priority");
   query.set("limit", String(PAGE));
-  const [page, incidents] = await Promise.all([api(`alerts?${query}`), openIncidents().catch(() => new Map())]);
+  // Alerts the stream brings while the page is on its way are newer than it: kept, not dropped
+  // (seen: a cabinet opened just after sign-in never reached the list).
+  const during = new Map();
+  list.arriving = during;
+  let page, incidents;
+  try {
+    [page, incidents] = await Promise.all([api(`alerts?${query}`), openIncidents().catch(() => new Map())]);
+  } finally {
+    if (list.arriving === during) list.arriving = null;
+  }
   list.incidents = incidents;
   list.alerts.clear();
   list.selected.clear();
   for (const a of page.items) list.alerts.set(a.id, a);
+  for (const a of during.values()) {
+    if (!isNewer(a, list.alerts.get(a.id))) continue;
+    if (matches(a, list.filter)) list.alerts.set(a.id, a);
+    else list.alerts.delete(a.id);
+  }
   list.cursor = page.next_cursor;
   list.loaded = true;
   showCounts(page.counts);
@@ -201,6 +215,7 @@ async function refreshTitle() {
 
 // An alert from the stream or from an action: shown, moved or dropped as the filter says.
 export function takeAlert(alert, event = null) {
+  list.arriving?.set(alert.id, alert);
   const held = list.alerts.get(alert.id);
   if (!isNewer(alert, held)) return false;
   if (held?.ack_note && !alert.ack_note) alert.ack_note = held.ack_note;
