@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "quarantine": ("quarantine", "app", True),
     "db": ("db", "app", True),
     "registry": ("registry", "app", True),
+    "drill": ("drill", "app", True),
 }
 
 

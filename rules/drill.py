@@ -29,6 +29,15 @@ _PAYLOADS: Final[dict[DrillStage, dict[str, object]]] = {
 }
 
 
+def drill_summaries(summary: str, per_language: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """An alert's summary and its per-language ones (labels `summary_<lang>`), marked as a drill's."""
+    marked = {
+        name: DRILL_PREFIX.get(name.removeprefix("summary_"), DRILL_PREFIX[""]) + text
+        for name, text in per_language.items()
+    }
+    return DRILL_PREFIX[""] + summary, marked
+
+
 def is_drill(labels: dict[str, str]) -> bool:
     return labels.get(DRILL_LABEL) == "true"
 

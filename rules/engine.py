@@ -34,7 +34,7 @@ from rules.backlog import resumed_since
 from rules.builtin import BUILDING, BUILDING_OFFLINE, BUILTIN, LIVENESS_SUMMARY, UNKNOWN_DEVICES
 from rules.conditions import RatioCompare, View
 from rules.config import PLACEHOLDERS, Rule, RuleSet
-from rules.drill import DRILL_LABEL, DRILL_PREFIX
+from rules.drill import DRILL_LABEL, drill_summaries
 from rules.escalation import due_escalations, escalation_interval
 from rules.flapping import FlapCounter
 from rules.intake import Intake, Outcome
@@ -546,9 +546,7 @@ class RuleEngine:
         if self.latest.get((building, kind, device), {}).get("drill") is True:
             # Raised by a drill's reading (payload `drill: true`): marked so nobody mistakes it.
             labels[DRILL_LABEL] = "true"
-            summary = f"{DRILL_PREFIX['']}{summary}"
-            summaries = {k: f"{DRILL_PREFIX.get(k.removeprefix('summary_'), DRILL_PREFIX[''])}{v}"
-                         for k, v in summaries.items()}  # fmt: skip
+            summary, summaries = drill_summaries(summary, summaries)
         labels.update(summaries)
         silenced = (
             muting(

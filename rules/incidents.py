@@ -180,6 +180,15 @@ def incidents(
     return group(incident_alerts(store, building=building, device=device))
 
 
+def open_real_incident(store: AlertStore, building: str, device: str) -> Incident | None:
+    """The cabinet's open incident that is not a drill: a drill is never started over one (a
+    drill's own open incident may be carried on, stage by stage)."""
+    found = [
+        i for i in incidents(store, building=[building], device=[device]) if i.state == "open" and not i.drill
+    ]
+    return found[0] if found else None
+
+
 def find(store: AlertStore, alert_id: int) -> Incident | None:
     """The incident that alert `alert_id` belongs to (any of its alerts, not only the first)."""
     alert = store.get(alert_id)

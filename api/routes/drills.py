@@ -20,8 +20,8 @@ from api.deps import Now, Resolver, State
 from api.models import Problem
 from api.routes.incident_models import DrillPublic, DrillRequest
 from api.state import ApiState
-from rules.drill import DrillStage, drill_message
-from rules.incidents import incidents
+from rules.drill import DrillMessage, DrillStage, drill_message
+from rules.incidents import open_real_incident
 
 log = structlog.get_logger("louyu.api.drills")
 
@@ -29,9 +29,16 @@ router = APIRouter(prefix="/api/v1/drills", tags=["incidents"])
 
 _REFUSED: Final[dict[int | str, dict[str, object]]] = {
     404: {"model": Problem, "description": "no AED of that name in the registry"},
-    409: {"model": Problem, "description": "the cabinet has an open incident: no drill over a real one"},
+    409: {"model": Problem, "description": "the cabinet has an open incident that is not a drill"},
     503: {"model": Problem, "description": "the API has no broker connection to send the drill on"},
 }
+
+
+def send(client: mqtt.Client, message: DrillMessage) -> None:
+    """Queue one drill message on the API's connection (QoS 1: paho resends it after a reconnect)."""
+    info = client.publish(message.topic, message.payload, qos=1)
+    if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+        log.warning("drill_message_not_queued", topic=message.topic, stage=message.stage, rc=info.rc)
 
 
 async def run_drill(
@@ -44,10 +51,7 @@ async def run_drill(
         if feed is None:
             log.warning("drill_stopped", building=building, device=device, stage=stage, reason="no broker")
             return
-        message = drill_message(building, device, stage, state.clock())
-        info = feed.client.publish(message.topic, message.payload, qos=1)
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            log.warning("drill_message_not_queued", topic=message.topic, stage=stage, rc=info.rc)
+        send(feed.client, drill_message(building, device, stage, state.clock()))
         log.info("drill_stage", building=building, device=device, stage=stage)
 
 
@@ -57,18 +61,18 @@ async def start_drill(body: DrillRequest, token: Resolver, app: State, now: Now)
     given), `interval_s` apart, each message marked `"drill": true`. The alerts it raises carry
     the label `drill: "true"` and summaries starting 演练/DRILL; its incident has `drill: true`;
     notifications and the city platform's events say it is a drill. Refused while the cabinet
-    has an open incident."""
+    has an open incident that is not a drill (a drill's own open incident may be carried on)."""
     aeds = [i for i in app.registry.devices("aed", body.building) if i.device == body.device]
     if len(aeds) != 1:
         raise HTTPException(404, f"no single AED {body.device} in the registry; name its building")
     building, device = aeds[0].building, aeds[0].device
     if app.feed is None:
         raise HTTPException(503, "the API has no broker connection: a drill cannot be sent")
-    open_ones = await asyncio.to_thread(
-        lambda: [i for i in incidents(app.store, building=[building], device=[device]) if i.state == "open"]
-    )
-    if open_ones:
-        raise HTTPException(409, f"{building}/{device} has an open incident ({open_ones[0].id})")
+    real = await asyncio.to_thread(open_real_incident, app.store, building, device)
+    if real is not None:
+        raise HTTPException(
+            409, f"{building}/{device} has an open incident ({real.id}): no drill over a real one"
+        )
     task = asyncio.create_task(run_drill(app, building, device, list(body.stages), body.interval_s))
     app.drills.add(task)
     task.add_done_callback(app.drills.discard)

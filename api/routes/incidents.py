@@ -96,7 +96,8 @@ def device_state_of(state: ApiState, incident: Incident) -> IncidentDeviceState:
         state=status if isinstance(status, str) else None,
         cabinet_open=cabinet if isinstance(cabinet, bool) else None,
         online=latest.online,
-        drill=fields.get("drill") is True,
+        # Fields merge in the latest state: the mark counts only if it came with the newest reading.
+        drill=fields.get("drill") is True and latest.field_ts_ms.get("drill") == latest.reading_ts_ms,
         ts=dt.datetime.fromtimestamp(latest.reading_ts_ms / 1000, dt.UTC)
         if latest.reading_ts_ms is not None
         else None,

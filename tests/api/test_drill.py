@@ -16,16 +16,18 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from api.config import ApiConfig
 from api.roles import Role
 from collector.registry import Registry
+from louyu.cli import build as build_cli
 from louyu.commands.rules import build as build_rules
 from louyu.settings import Settings
 from louyu.testing.services import Mosquitto
 from rules.notify.config import parse_routing
 from rules.notify.service import NotifierService
-from tests.api.conftest import Api
+from tests.api.conftest import Api, new_alert
 from tests.api.sse import SseEvent, read_events
 from tests.notify.helpers import SECRET, HttpReceiver
 
@@ -115,8 +117,6 @@ def test_a_drill_runs_through_the_real_pipeline_marked_as_a_drill(
         assert started.json()["building"] == "darong-b"
         listed = wait_for(lambda: operator.get("/api/v1/incidents", params={"drill": "true"}).json()["items"])
         incident_id = listed[0]["id"]
-        # A second drill on the same cabinet while this one is open: refused.
-        assert operator.post("/api/v1/drills", json={"device": DEVICE}).status_code == 409
         step = patrol_client.post(f"/api/v1/incidents/{incident_id}/steps", json={"step": "on_site"})
         assert step.status_code == 200, step.text
         closed = wait_for(
@@ -175,3 +175,38 @@ def test_a_drill_runs_through_the_real_pipeline_marked_as_a_drill(
     channels = {(d["receiver"], d["channel"]) for d in closed["deliveries"]}
     assert ("patrol", "webhook") in channels and ("city", "cloudevents") in channels
     assert dt.datetime.fromisoformat(closed["closed_at"]) > dt.datetime.fromisoformat(closed["opened_at"])
+
+
+def test_the_command_line_drill_runs_through_the_same_pipeline(
+    pipeline: tuple[Api, HttpReceiver, HttpReceiver],
+    mosquitto: Mosquitto,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    api, _patrol, _city = pipeline
+    monkeypatch.setenv("LOUYU_MQTT_URL", mosquitto.url)
+    monkeypatch.setenv("LOUYU_DATABASE_URL", str(engine.url))
+    runner = CliRunner()
+    command = build_cli(["drill"])
+    opened = runner.invoke(command, ["drill", "start", "--device", DEVICE, "--stage", "cabinet_open"])
+    assert opened.exit_code == 0, opened.output
+    assert "darong-b/aed-b-1f-lobby: cabinet_open" in opened.output
+    with api.client(Role.PATROL) as client:
+        (incident,) = wait_for(
+            lambda: client.get("/api/v1/incidents", params={"drill": "true"}).json()["items"]
+        )
+        assert incident["state"] == "open" and incident["summary"].startswith("演练/DRILL: ")
+        # The drill carried on stage by stage: its own open incident is no obstacle.
+        back = runner.invoke(
+            command, ["drill", "start", "--device", DEVICE, "--stage", "back", "--building", "darong-b"]
+        )
+        assert back.exit_code == 0, back.output
+        wait_for(lambda: client.get(f"/api/v1/incidents/{incident['id']}").json()["state"] == "closed")
+        # A real incident open on the cabinet: no drill over it, from the command line or the API.
+        api.store.raise_alert(new_alert(), dt.datetime.now(dt.UTC))
+        refused = runner.invoke(command, ["drill", "start", "--device", DEVICE])
+        assert refused.exit_code == 1 and "open incident" in refused.output
+        with api.client(Role.OPERATOR) as operator:
+            assert operator.post("/api/v1/drills", json={"device": DEVICE}).status_code == 409
+        unknown = runner.invoke(command, ["drill", "start", "--device", "no-such-aed"])
+        assert unknown.exit_code == 1 and "no single AED" in unknown.output

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.roles import Role
+from collector.models import Reading
 from rules.store import AlertStore
 from tests.api.conftest import Api, new_alert
+from tests.api.sse import take
 
 T0 = dt.datetime(2026, 11, 27, 1, 0, tzinfo=dt.UTC)
 
@@ -136,6 +139,17 @@ def test_incident_body_tells_where_and_when_it_escalates(api: Api) -> None:
     assert due == opened.alert.started_at + dt.timedelta(minutes=5)
     assert body["drill"] is False
     assert body["device_state"]["state"] is None  # the API has heard nothing from it
+    # The cabinet's latest state: a drill's reading, then a real one (no drill field).
+    now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    key = ("darong-b", "aed", "aed-b-1f-lobby")
+    api.devices.apply(Reading(*key, now_ms, {"state": "in_use", "cabinet_open": True, "drill": True}))
+    with api.client(Role.PATROL) as client:
+        drill_state = client.get(f"/api/v1/incidents/{opened.alert_id}").json()["device_state"]
+        api.devices.apply(Reading(*key, now_ms + 1000, {"state": "ready", "cabinet_open": False}))
+        real_state = client.get(f"/api/v1/incidents/{opened.alert_id}").json()["device_state"]
+    assert (drill_state["state"], drill_state["cabinet_open"], drill_state["drill"]) == ("in_use", True, True)
+    assert (real_state["state"], real_state["cabinet_open"], real_state["drill"]) == ("ready", False, False)
+    assert dt.datetime.fromisoformat(real_state["ts"]).timestamp() * 1000 == now_ms + 1000
 
 
 @pytest.mark.parametrize(
@@ -184,3 +198,24 @@ def test_steps_on_a_closed_incident(api: Api) -> None:
             == 422
         )
     assert note.json()["steps"][-1]["note"] == "pads replaced"
+
+
+def test_a_step_reaches_every_open_console_live(api: Api) -> None:
+    opened = api.raise_alert()
+    headers = {"Authorization": f"Bearer {api.token[Role.VIEWER]}"}
+    with (
+        httpx.Client(base_url=api.url, headers=headers, timeout=10) as console,
+        console.stream("GET", "/api/v1/events") as wall,
+        console.stream("GET", "/api/v1/events") as desk,
+    ):
+        with api.client(Role.PATROL) as phone:
+            answer = phone.post(f"/api/v1/incidents/{opened.alert_id}/steps", json={"step": "en_route"})
+            assert answer.status_code == 200
+        for stream in (wall, desk):
+            (event,) = take(stream, 1)
+            assert (event.data["event"], event.data["by"], event.data["alert"]["id"]) == (
+                "en_route",
+                "patrol-1",
+                opened.alert_id,
+            )
+            assert event.id == answer.json()["steps"][0]["event_id"]

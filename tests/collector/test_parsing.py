@@ -49,6 +49,7 @@ REJECTIONS: list[tuple[str, str, bytes | str, RejectReason]] = [
     ("missing occupancy", CANTEEN, '{"queue_length": 3}', RejectReason.MISSING_FIELD),
     ("bool as string", SPACE, '{"occupied": "true"}', RejectReason.WRONG_TYPE),
     ("bool as int", SPACE, '{"occupied": 1}', RejectReason.WRONG_TYPE),
+    ("drill as string", AED, '{"state": "ready", "drill": "yes"}', RejectReason.WRONG_TYPE),
     ("count as float", LOT, '{"occupied": 12.5}', RejectReason.WRONG_TYPE),
     ("count as bool", LOT, '{"occupied": true}', RejectReason.WRONG_TYPE),
     ("count as string", CANTEEN, '{"occupancy": "388"}', RejectReason.WRONG_TYPE),
@@ -124,6 +125,11 @@ def test_rejection_explains_which_field() -> None:
             AED,
             {"state": "fault", "self_test": "fail", "pads_expiry": "2027-01-31", "temp_c": -4},
             {"state": "fault", "self_test": "fail", "pads_expiry": "2027-01-31", "temp_c": -4.0},
+        ),
+        (
+            AED,
+            {"state": "in_use", "cabinet_open": True, "drill": True},
+            {"state": "in_use", "cabinet_open": True, "drill": True},
         ),
         (
             LOT,

@@ -354,8 +354,10 @@ def test_api_reads_telemetry_device_availability_and_alerts(broker: Broker) -> N
     assert got == {TELEMETRY[1], DEVICE_AVAILABILITY[1], ALERT[1]}
 
 
-def test_api_writes_alert_events_only(broker: Broker) -> None:
-    """Acks and resolves made through the API go out on its own connection (api/publisher.py)."""
+def test_api_writes_alert_events_and_drill_readings_only(broker: Broker) -> None:
+    """Acks, resolves and incident steps made through the API go out on its own connection
+    (api/publisher.py), and so do the AED readings of a drill (api/routes/drills.py); no other
+    telemetry, no notification."""
     patrol = broker.client("patrol-li")
     patrol.subscribe("louyu/notify/li")
     patrol.subscribe("louyu/alerts/#")
@@ -368,13 +370,13 @@ def test_api_writes_alert_events_only(broker: Broker) -> None:
     )
     collector = broker.client("louyu-collector-1")
     collector.subscribe("louyu/+/+/+")
-    publish_refused(broker, "louyu-api", "louyu/darong-a/aed/aed-a-1f-lobby", aed("in_use"))
-    assert_not_delivered(
-        collector,
-        "louyu/darong-a/aed/aed-a-1f-lobby",
-        broker.client("sensor-darong-a"),
-        "louyu/darong-a/aed/m",
-    )
+    collector.subscribe("louyu/+/+/+/availability")
+    drill = b'{"state": "in_use", "cabinet_open": true, "drill": true}'
+    assert broker.client("louyu-api").publish("louyu/darong-a/aed/aed-a-1f-lobby", drill).value == 0
+    collector.expect("louyu/darong-a/aed/aed-a-1f-lobby", drill)
+    for refused in ("louyu/darong-a/parking_space/b1-001", "louyu/darong-a/aed/aed-a-1f-lobby/availability"):
+        publish_refused(broker, "louyu-api", refused, b'{"occupied": true}')
+        assert_not_delivered(collector, refused, broker.client("sensor-darong-a"), "louyu/darong-a/aed/m")
 
 
 # --- the broker settings the collector needs ---------------------------------------------------
