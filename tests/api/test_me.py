@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 
 from api.roles import Role
+from louyu.commands.api import routing_for_api
+from louyu.settings import Settings
 from rules.notify.config import parse_routing
 from rules.store import NewAlert
 from tests.api.conftest import Api
@@ -71,3 +74,16 @@ def test_my_alerts_are_those_paged_to_me_called_ones_first(start_api: Callable[.
     assert (paged["receiver"], paged["level"], paged["called"]) == ("supervisor", 1, False)
     due = dt.datetime.fromisoformat(paged["due_at"])
     assert abs(due - (now - dt.timedelta(minutes=1) + dt.timedelta(minutes=5))) < dt.timedelta(seconds=5)
+
+
+def test_the_api_reads_the_notifiers_routing_file_and_starts_without_a_broken_one(tmp_path: Path) -> None:
+    good = tmp_path / "routes.yaml"
+    good.write_text(
+        "receivers:\n  - {name: patrol-b, mqtt: {}, people: [wang]}\nroutes: [{receivers: [patrol-b]}]\n"
+    )
+    settings = Settings(notify_file=good, environment="development")
+    assert [r.people for r in routing_for_api(settings).receivers] == [["wang"]]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("receivers:\n  - {name: patrol-b, mqtt: {}, people: wang}\n")
+    # The notifier refuses such a file; the API, which shows AED alerts, routes to nobody instead.
+    assert routing_for_api(Settings(notify_file=broken, environment="development")).receivers == []
