@@ -40,6 +40,7 @@ from collector.latest import LatestState
 from collector.models import KINDS, NAME_RE, DeviceKey
 from collector.registry import Registry
 from rules.config import RuleSet, load_rules
+from rules.notify.config import RoutingConfig, load_routing
 from rules.service import AlertService
 from rules.store import AlertStore
 
@@ -69,11 +70,13 @@ def create_app(
     ruleset: RuleSet | None = None,
     area_clock: AreaClock = REAL,
     report_dir: Path | None = None,
+    routing: RoutingConfig | None = None,
 ) -> FastAPI:
     """Build the app. `actions` acknowledges, resolves and manages silences, publishing each
     event; by default an AlertService that publishes on the API's own MQTT connection (or
     nowhere, without a broker: the event is stored all the same). `ruleset`: the rules file the
-    engines run (escalation times); by default the shipped rules."""
+    engines run (escalation times); by default the shipped rules. `routing`: the notifier's
+    routing file, for who is paged about what; by default the packaged one, as the notifier's."""
     ruleset = ruleset if ruleset is not None else load_rules()
     metrics = ApiMetrics()
     metrics.watch_alerts(store.counts)
@@ -94,6 +97,7 @@ def create_app(
         clock=clock,
         ruleset=ruleset,
         area_clock=area_clock,
+        routing=routing if routing is not None else load_routing(),
     )
     metrics.watch_incidents(store)
 

@@ -20,6 +20,7 @@ from collector.area_clock import REAL, AreaClock
 from collector.latest import LatestState
 from collector.registry import Registry
 from rules.config import RuleSet
+from rules.notify.config import RoutingConfig
 from rules.service import AlertService
 from rules.store import AlertStore
 
@@ -59,3 +60,5 @@ class ApiState:
     reports: ReportService | None = None
     # Reports the schedule made and kept (api/reports/archive.py).
     archive: ReportArchive | None = None
+    # The notifier's routing file: who is paged about what (GET /api/v1/me/alerts).
+    routing: RoutingConfig = field(default_factory=RoutingConfig)

@@ -18,6 +18,7 @@ from api.routes import (
     health,
     history,
     incidents,
+    me,
     reports,
     silences,
     site,
@@ -36,4 +37,5 @@ ROUTERS: list[APIRouter] = [
     incidents.router,
     drills.router,
     reports.router,
+    me.router,
 ]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from api.web.i18n_patrol import PATROL_MESSAGES
+
 LANGS: Final = ("zh", "en")
 DEFAULT_LANG: Final = "zh"
 LANG_COOKIE: Final = "louyu_lang"
@@ -539,6 +541,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "load.full": "full",
     },
 }
+
+# The patrol's phone and the incident view keep their words in their own module.
+for _lang, _extra in PATROL_MESSAGES.items():
+    MESSAGES[_lang].update(_extra)
 
 
 def pick_lang(query: str | None, cookie: str | None) -> str:

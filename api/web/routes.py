@@ -137,6 +137,12 @@ def reports_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
     return _page(request, "reports.html", lang)
 
 
+@router.get("/patrol", response_class=HTMLResponse, include_in_schema=False)
+def patrol_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
+    """The patrol's phone: what this patrol is paged about first, acknowledge and respond in two taps."""
+    return _page(request, "patrol.html", lang)
+
+
 @router.get("/board", response_class=HTMLResponse, include_in_schema=False)
 def board_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
     response = _page(request, "board.html", lang)

@@ -28,7 +28,7 @@ from louyu.settings import Settings
 from rules.config import load_rules
 from rules.database import make_engine
 from rules.database.migrate import upgrade
-from rules.notify.config import load_routing
+from rules.notify.config import RoutingConfig, load_routing
 from rules.notify.errors import RoutingFileError
 from rules.service import AlertService
 from rules.store import AlertStore
@@ -58,6 +58,16 @@ def influx_client(settings: Settings) -> InfluxQueryClient:
         retention_policy=influx.retention_policy,
         timeout_s=influx.timeout_s,
     )
+
+
+def routing_for_api(settings: Settings) -> RoutingConfig:
+    """The notifier's routing file, for the API's "routed to me" view. A broken file is the
+    notifier's to refuse: the API, which shows AED alerts, starts anyway and routes to nobody."""
+    try:
+        return load_routing(settings.notify.file)
+    except RoutingFileError as error:
+        log.warning("routing_file_unusable", error=str(error)[:500])
+        return RoutingConfig()
 
 
 class ApiRuntime:
@@ -108,6 +118,8 @@ def build(
     upgrade(engine)
     store = AlertStore(engine)
     tokens = TokenStore(engine)
+    # One reading of the routing file: who is paged about what (/api/v1/me) and the reports it schedules.
+    routing = routing_for_api(settings)
     app = create_app(
         config or api_config(settings),
         store=store,
@@ -118,6 +130,7 @@ def build(
         ruleset=load_rules(settings.rules.file),
         area_clock=area_clock if area_clock is not None else runtime.area_clock(settings, registry),
         report_dir=settings.state_dir / "reports",
+        routing=routing,
     )
     # The routing file's `reports:` entries: made on schedule by this process (docs/reports.md).
     state = app.state.louyu
@@ -126,13 +139,12 @@ def build(
     if dead_letters is not None and Path(dead_letters).is_file():
         state.reports.dead_letters = DeadLetters(dead_letters)
     scheduler = None
-    try:
-        routing = load_routing(settings.notify.file)
-        if routing.reports:
+    if routing.reports:
+        try:
             scheduler = ReportScheduler(state.reports, state.archive, routing, state.clock)
-    except (RoutingFileError, ValueError) as error:
-        # The notifier refuses a bad routing file on its own; the API still serves, unscheduled.
-        log.error("report_schedule_refused", error=str(error)[:500])
+        except ValueError as error:
+            # A schedule the scheduler cannot take: the API still serves, unscheduled.
+            log.error("report_schedule_refused", error=str(error)[:500])
     host, port = settings.api.host_port
     server = ApiServer(app, host, port, log_level=settings.log.level.lower())
     return ApiRuntime(app, server, store, tokens, scheduler)

@@ -193,6 +193,10 @@ class Receiver(_Strict):
     apprise: AppriseChannel | None = None
     ngsi_ld: NgsiLdChannel | None = None
     language: Literal["zh", "en", "zh+en"] = "zh+en"
+    # The API token names of the people who carry this receiver (a handset on a rota): their
+    # phone view (`/patrol`) puts what this receiver is paged about first. A token whose name is
+    # the receiver's own name is matched too (docs/notifications.md).
+    people: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list)
     # No shifts: always on duty.
     on_duty: list[Shift] = Field(default_factory=list)
     retry: Retry = Field(default_factory=Retry)

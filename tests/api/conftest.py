@@ -20,6 +20,7 @@ from api.server import ApiServer
 from api.tokens import TokenStore
 from collector.latest import LatestState
 from collector.registry import Registry
+from rules.notify.config import RoutingConfig
 from rules.records import EventRecord
 from rules.store import AlertStore, NewAlert
 
@@ -75,11 +76,14 @@ def start_api(engine: Engine, registry: Registry) -> Iterator[Callable[..., Api]
         history: InfluxQueryClient | None = None,
         devices: LatestState | None = None,
         clock: Callable[[], dt.datetime] | None = None,
+        routing: RoutingConfig | None = None,
     ) -> Api:
         store = AlertStore(engine)
         tokens = TokenStore(engine)
         table = devices if devices is not None else LatestState(registry)
         extra: dict[str, Any] = {"clock": clock} if clock else {}
+        if routing is not None:
+            extra["routing"] = routing
         app = create_app(
             config or ApiConfig(rate_per_s=1000, rate_burst=1000, sse_poll_s=0.5),
             store=store,

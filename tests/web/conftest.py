@@ -28,6 +28,7 @@ from collector.registry import Registry
 from louyu.testing.services import Mosquitto
 from rules.config import load_rules
 from rules.engine import RuleEngine
+from rules.notify.config import RoutingConfig
 from rules.runner import RulesRunner
 from rules.service import AlertService
 from rules.store import AlertStore
@@ -66,6 +67,7 @@ def start_web(engine: Engine, registry: Registry) -> Iterator[Callable[..., WebA
         clock: Callable[[], dt.datetime] | None = None,
         port: int = 0,
         area_clock: AreaClock | None = None,
+        routing: RoutingConfig | None = None,
     ) -> WebApi:
         store = store or AlertStore(engine)
         tokens = TokenStore(engine)
@@ -73,6 +75,8 @@ def start_web(engine: Engine, registry: Registry) -> Iterator[Callable[..., WebA
         extra: dict[str, Any] = {"clock": clock} if clock else {}
         if area_clock is not None:
             extra["area_clock"] = area_clock
+        if routing is not None:
+            extra["routing"] = routing
         app = create_app(
             config or ApiConfig(rate_per_s=1000, rate_burst=1000, sse_poll_s=0.5, seed_from_influx=False),
             store=store,

@@ -23,10 +23,26 @@ const state = {
 const mutedUntil = () => Number(localStorage.getItem(MUTE_KEY) || 0);
 const soundOn = () => mutedUntil() <= Date.now();
 
+// Critical alerts the stream brought while a load was on its way: a list read before them must
+// not take them away again (seen: the banner of a cabinet opened just after sign-in vanished).
+const arriving = new Set();
+
 export async function loadCritical() {
-  const page = await api("alerts?severity=critical&state=firing&state=acknowledged&sort=priority&limit=200");
+  const during = new Map();
+  arriving.add(during);
+  let page;
+  try {
+    page = await api("alerts?severity=critical&state=firing&state=acknowledged&sort=priority&limit=200");
+  } finally {
+    arriving.delete(during);
+  }
   state.critical.clear();
   for (const a of page.items) state.critical.set(a.id, a);
+  for (const a of during.values()) {
+    if (!isNewer(a, state.critical.get(a.id))) continue;
+    if (a.state === "resolved") state.critical.delete(a.id);
+    else state.critical.set(a.id, a);
+  }
   updateBanner();
 }
 
@@ -39,6 +55,7 @@ export function clearAlarm() {
 // Take in an alert from the stream or an action; beep when a critical one is raised or escalated.
 export function noteAlert(alert, event = null) {
   if (alert.severity !== "critical") return;
+  for (const during of arriving) during.set(alert.id, alert);
   const held = state.critical.get(alert.id);
   if (!isNewer(alert, held)) return;
   if (alert.state === "resolved") state.critical.delete(alert.id);

@@ -2,23 +2,16 @@
 // after a confirmation (an explicit one when an AED cabinet is still open), silence.
 
 import { api, app, can } from "./api.js";
-import { alertSummary, el, fmtTime, t } from "./common.js";
+import { alertSummary, durationText, el, fmtTime, t } from "./common.js";
 import { silenceLike } from "./silences.js";
 
 const $ = (id) => document.getElementById(id);
 
+// Kept importable from here for the modules that took it from this one.
+export { durationText };
+
 export function deviceHref(a) {
   return `#/device/${a.building}/${a.kind}/${a.device}`;
-}
-
-// "5 min", "2 h 5 min" / "5 分钟", "2 小时 5 分钟".
-export function durationText(fromIso, toIso = null) {
-  const ms = (toIso ? Date.parse(toIso) : Date.now()) - Date.parse(fromIso);
-  const minutes = Math.max(0, Math.floor(ms / 60000));
-  const h = Math.floor(minutes / 60);
-  const m = minutes % 60;
-  const text = h ? t("dur.hours_minutes").replace("{h}", h).replace("{m}", m) : t("dur.minutes").replace("{m}", m);
-  return text;
 }
 
 function ageText(alert) {

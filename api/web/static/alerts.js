@@ -6,6 +6,7 @@ import { api, app, buildingName, buildings, can } from "./api.js";
 import { compareAlerts, isNewer, SEVERITIES } from "./alert_order.js";
 import { applyAction, fillAlertRow } from "./alert_row.js";
 import { alertSummary, el, t } from "./common.js";
+import { groupByIncident, openIncidents } from "./incident.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 100;
@@ -21,6 +22,7 @@ const list = {
   cursor: null,
   total: 0,
   countsTimer: null,
+  incidents: new Map(), // alert id -> open incident: its alerts are shown together
 };
 app.alertsById = list.alerts;
 
@@ -117,10 +119,25 @@ export async function loadAlerts() {
   const query = apiQuery(list.filter);
   query.set("sort", "priority");
   query.set("limit", String(PAGE));
-  const page = await api(`alerts?${query}`);
+  // Alerts the stream brings while the page is on its way are newer than it: kept, not dropped
+  // (seen: a cabinet opened just after sign-in never reached the list).
+  const during = new Map();
+  list.arriving = during;
+  let page, incidents;
+  try {
+    [page, incidents] = await Promise.all([api(`alerts?${query}`), openIncidents().catch(() => new Map())]);
+  } finally {
+    if (list.arriving === during) list.arriving = null;
+  }
+  list.incidents = incidents;
   list.alerts.clear();
   list.selected.clear();
   for (const a of page.items) list.alerts.set(a.id, a);
+  for (const a of during.values()) {
+    if (!isNewer(a, list.alerts.get(a.id))) continue;
+    if (matches(a, list.filter)) list.alerts.set(a.id, a);
+    else list.alerts.delete(a.id);
+  }
   list.cursor = page.next_cursor;
   list.loaded = true;
   showCounts(page.counts);
@@ -198,6 +215,7 @@ async function refreshTitle() {
 
 // An alert from the stream or from an action: shown, moved or dropped as the filter says.
 export function takeAlert(alert, event = null) {
+  list.arriving?.set(alert.id, alert);
   const held = list.alerts.get(alert.id);
   if (!isNewer(alert, held)) return false;
   if (held?.ack_note && !alert.ack_note) alert.ack_note = held.ack_note;
@@ -205,14 +223,28 @@ export function takeAlert(alert, event = null) {
   else list.alerts.delete(alert.id);
   if (event !== "loaded") render();
   countsLater();
+  if (alert.kind === "aed" && !list.incidents.has(alert.id)) incidentsLater();
   return true;
+}
+
+// Which alerts form an incident is the server's answer: asked again after an AED alert arrives.
+function incidentsLater() {
+  clearTimeout(list.incidentsTimer);
+  list.incidentsTimer = setTimeout(async () => {
+    try {
+      list.incidents = await openIncidents();
+      render();
+    } catch {
+      // the rows stay ungrouped until the next answer
+    }
+  }, 300);
 }
 
 // ---------------------------------------------------------------- rendering
 
 function render() {
   const ul = $("alert-list");
-  const sorted = [...list.alerts.values()].sort(compareAlerts);
+  const sorted = groupByIncident([...list.alerts.values()].sort(compareAlerts), list.incidents);
   const keep = new Set(sorted.map((a) => a.id));
   for (const [id, li] of list.rows) {
     if (!keep.has(id)) {
@@ -225,7 +257,8 @@ function render() {
   let previous = null;
   for (const alert of sorted) {
     let li = list.rows.get(alert.id);
-    const version = `${alert.updated_at}${alert.state}${list.selected.has(alert.id)}`;
+    const incident = list.incidents.get(alert.id);
+    const version = `${alert.updated_at}${alert.state}${list.selected.has(alert.id)}${incident?.id}`;
     if (!li) {
       li = el("li", { class: "alert" });
       list.rows.set(alert.id, li);
@@ -233,6 +266,12 @@ function render() {
     if (li.dataset.version !== version) {
       fillAlertRow(li, alert, { selectable, selected: list.selected.has(alert.id), onSelect: select });
       li.dataset.version = version;
+      if (incident) {
+        li.dataset.incident = String(incident.id);
+        li.querySelector(".meta")?.prepend(
+          el("a", { href: `#/incident/${incident.id}`, "data-role": "incident", class: incident.drill ? "drill-flag" : null }, `${incident.drill ? t("incident.drill") + " · " : ""}${t("incident.title")} #${incident.id}`),
+        );
+      } else delete li.dataset.incident;
     }
     // Move a row only when it is out of place: moving a row takes the keyboard focus out of it.
     const expected = previous ? previous.nextElementSibling : ul.firstElementChild;

@@ -23,6 +23,16 @@ export function alertSummary(alert) {
   return alert.labels?.[`summary_${CONFIG.lang}`] || alert.summary;
 }
 
+// "5 min", "2 h 5 min" / "5 分钟", "2 小时 5 分钟".
+export function durationText(fromIso, toIso = null) {
+  const ms = (toIso ? Date.parse(toIso) : Date.now()) - Date.parse(fromIso);
+  const minutes = Math.max(0, Math.floor(ms / 60000));
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  const text = h ? t("dur.hours_minutes").replace("{h}", h).replace("{m}", m) : t("dur.minutes").replace("{m}", m);
+  return text;
+}
+
 export function fmtTime(iso, withDate = false) {
   if (!iso) return "—";
   const date = new Date(iso);

@@ -12,6 +12,7 @@ import { showBuilding } from "./building_view.js";
 import { loadBuildings } from "./buildings.js";
 import { CONFIG, t } from "./common.js";
 import { loadDevice, refreshDeviceAlerts } from "./device.js";
+import { hideIncident, incidentNews, showIncident } from "./incident.js";
 import { showSilences } from "./silences.js";
 import { planChanged, showPlan } from "./site_plan.js";
 import { openStream } from "./sse.js";
@@ -19,7 +20,7 @@ import { showWallSide } from "./wall.js";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 30000;
-const VIEWS = ["alerts", "alert", "buildings", "building", "silences", "device"];
+const VIEWS = ["alerts", "alert", "buildings", "building", "silences", "device", "incident"];
 
 let stream = null;
 let refreshTimer = null;
@@ -29,6 +30,7 @@ app.onAlert = (alert, event) => {
   takeAlert(alert, event);
   noteAlert(alert, event);
   planChanged();
+  incidentNews(alert);
   const view = currentView();
   if (view.name === "device") refreshDeviceAlerts().catch(() => {});
   if (view.name === "alert" && Number(view.args[0]) === alert.id) showAlert(alert.id).catch(() => {});
@@ -161,14 +163,17 @@ async function route({ reload = false } = {}) {
   const view = currentView();
   for (const section of document.querySelectorAll("main > section[data-view]")) section.hidden = section.dataset.view !== view.name;
   for (const link of document.querySelectorAll("nav.tabs a")) {
-    const tab = { device: "buildings", building: "buildings", alert: "alerts" }[view.name] || view.name;
+    const tab = { device: "buildings", building: "buildings", alert: "alerts", incident: "alerts" }[view.name] || view.name;
     if (link.dataset.view === tab) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   clearInterval(refreshTimer);
+  if (view.name !== "incident") hideIncident();
   try {
     const side = showWallSide(view.name);
-    if (view.name === "alerts") {
+    if (view.name === "incident") {
+      await showIncident($("view-incident"), Number(view.args[0]));
+    } else if (view.name === "alerts") {
       if (reload) await loadAlerts();
       else await showAlerts();
       await side;

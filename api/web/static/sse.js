@@ -12,6 +12,8 @@ export function openStream({ url, token, onEvent, onState, lastEventId = null })
   let controller = null;
   let last = lastEventId;
   let retryMs = 1000;
+  let soon = false; // reconnect() asked: go again at once, without the back-off
+  let wake = null; // ends the back-off wait early
 
   function dispatch(block) {
     const data = [];
@@ -68,7 +70,16 @@ export function openStream({ url, token, onEvent, onState, lastEventId = null })
       }
       if (stopped) return;
       onState("lost");
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (soon) {
+        soon = false;
+        continue;
+      }
+      await new Promise((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, delay);
+      });
+      wake = null;
+      soon = false;
       delay = Math.min(delay * 2, MAX_DELAY_MS);
     }
   }
@@ -78,6 +89,14 @@ export function openStream({ url, token, onEvent, onState, lastEventId = null })
     close() {
       stopped = true;
       controller?.abort();
+    },
+    // Drop the connection and open a new one now, resuming with Last-Event-ID: for a phone that
+    // wakes up, whose old connection may be dead without the page having been told.
+    reconnect() {
+      if (stopped) return;
+      soon = true;
+      controller?.abort();
+      wake?.();
     },
     get lastEventId() {
       return last;
