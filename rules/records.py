@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 STATES: Final = ("firing", "acknowledged", "resolved")
 SEVERITIES: Final = ("critical", "major", "minor", "warning", "info")
-EVENT_KINDS: Final = (
+EventKind = Literal[
     "raised",
     "acknowledged",
     "resolved",
@@ -24,7 +24,8 @@ EVENT_KINDS: Final = (
     "on_site",
     "handed_over",
     "closing_note",
-)
+]
+EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
 State = Literal["firing", "acknowledged", "resolved"]
 Severity = Literal["critical", "major", "minor", "warning", "info"]
 JsonValue = bool | int | float | str | None

@@ -18,23 +18,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from rules.notify.errors import RoutingFileError
 from rules.notify.ngsi_ld import PARKING_CONTEXT, TYPES, EntityType
+from rules.records import EventKind
 
 DEFAULT_EVENTS: tuple[EventKind, ...] = ("raised", "unsilenced", "acknowledged", "resolved")
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-EventKind = Literal[
-    "raised",
-    "acknowledged",
-    "resolved",
-    "escalated",
-    "reminded",
-    "flapping",
-    "unsilenced",
-    "en_route",
-    "on_site",
-    "handed_over",
-    "closing_note",
-]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
 _NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
