@@ -143,7 +143,12 @@ def up(
             f"  operator token {token}\n"
             f"  simulated time {area_clock.area_now(dt.datetime.now(dt.UTC), ZoneInfo(registry.timezone)):%a %H:%M}"
             f" x{area_clock.speed:g} (LOUYU_DEMO_CLOCK={settings.demo.clock or ''})\n"
-            "An AED cabinet opens after 90 s; the lunch rush comes at 11:30 simulated. Ctrl-C stops everything.\n"
+            + (
+                f"Scenarios: {', '.join(scenario)}. Ctrl-C stops everything.\n"
+                if scenario is not None
+                else "An AED cabinet opens after 90 s; the lunch rush comes at 11:30 simulated."
+                " Ctrl-C stops everything.\n"
+            )
         )
     try:
         run_parts(parts)
