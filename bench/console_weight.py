@@ -223,10 +223,15 @@ def alert_to_screen(base: str, token: str, database_url: str, broker_port: int) 
                     assert event is not None
                     client.publish(event.topic, event_payload(event), qos=1)
                     alert_id = event.alert.id
-                    page.wait_for_function(
-                        f"window.__rows['{alert_id}']?.frame !== undefined", timeout=10_000
-                    )
-                    seen = page.evaluate(f"window.__rows['{alert_id}']")
+                    # Polled from here (a string predicate would be eval, which the page's CSP
+                    # forbids); the times are the page's own, so polling does not add to them.
+                    seen = None
+                    deadline = time.monotonic() + 10
+                    while seen is None or "frame" not in seen:
+                        if time.monotonic() > deadline:
+                            raise SystemExit(f"alert {alert_id} never reached the screen")
+                        page.wait_for_timeout(20)
+                        seen = page.evaluate(f"window.__rows['{alert_id}'] ?? null")
                     times.append((float(seen["inserted"]) - raised, float(seen["frame"]) - raised))
                     page.wait_for_timeout(1000)
                 context.close()
