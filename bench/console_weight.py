@@ -17,7 +17,8 @@ desktop window (1366x768), the tab already signed in (the token in sessionStorag
   MutationObserver in the page) and to the next animation frame (the frame that paints it). The
   bench's clock and the page's are the same machine's wall clock (`time.time()` against
   `performance.timeOrigin + performance.now()`). `ALERTS_TO_SCREEN` alerts, one a second. A
-  second client of the stream in this process times the event's arrival: the server's part.
+  second client of the stream in this process times the event's arrival, the server's part; it
+  shares the process with Playwright's driver, so under load it can come later than the page.
 
     python -m bench.console_weight [RUNS]
 """
