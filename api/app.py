@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from api import docs_page, errors, responses
 from api.body_limit import BodyLimitMiddleware
+from api.compression import CompressionMiddleware
 from api.config import VERSION, ApiConfig
 from api.history import last_values_statements, seed_targets
 from api.influx import InfluxError, InfluxQueryClient
@@ -158,6 +159,8 @@ def create_app(
     # Every route's error answers in the document, from its dependencies (api/responses.py).
     responses.document(app)
     app.add_middleware(MethodsMiddleware, routes=app.router.routes)
+    # gzip inside the metrics, so that the latency they record includes compressing the answer.
+    app.add_middleware(CompressionMiddleware)
     # Outermost last: metrics see every answer, including the body limit's 413, and the
     # security headers go on every one of them.
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)

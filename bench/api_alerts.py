@@ -93,18 +93,25 @@ def fill(database_url: str) -> str:
     return token
 
 
-def serve(database_url: str, port: int) -> None:
-    """The server process: the real app, uvicorn, until killed."""
+def serve(database_url: str, port: int, broker_port: int | None = None) -> None:
+    """The server process: the real app, uvicorn, until killed. With `broker_port`, the app
+    follows `louyu/alerts/#` on that broker, as deployed: an alert event wakes the event streams."""
     from api.app import create_app
     from api.config import ApiConfig
     from api.tokens import TokenStore
+    from collector.broker import BrokerTarget
     from collector.registry import Registry
     from rules.database import make_engine
     from rules.store import AlertStore
 
     engine = make_engine(database_url)
     app = create_app(
-        ApiConfig(rate_per_s=1e9, rate_burst=10**9),
+        ApiConfig(
+            rate_per_s=1e9,
+            rate_burst=10**9,
+            mqtt=BrokerTarget("127.0.0.1", broker_port) if broker_port else None,
+            mqtt_client_id="bench-api",
+        ),
         store=AlertStore(engine),
         tokens=TokenStore(engine),
         registry=Registry.load(),
@@ -161,7 +168,7 @@ def _pct(values: list[float], p: float) -> float:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["serve"]:
-        serve(args[1], int(args[2]))
+        serve(args[1], int(args[2]), int(args[3]) if len(args) > 3 else None)
         return
     rate = float(args[0]) if args else 50.0
     seconds = float(args[1]) if len(args) > 1 else 15.0

@@ -8,8 +8,8 @@ Under the current version the answer says `immutable` for a year; a page cached 
 deployment still gets the files (under an old version), but with `no-cache`, since they may have
 changed. The plain `/static/web/...` paths stay, with their validators only (ETag, Last-Modified).
 
-Compression is gzip by Starlette's middleware, on the static mounts only: the event stream and the
-API's answers are not touched.
+Compression is the app's, for every answer (api/compression.py): a static file is compressed once
+there, and keeps its ETag and Last-Modified.
 """
 
 from __future__ import annotations
@@ -19,14 +19,11 @@ import os
 from pathlib import Path
 from typing import Final
 
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Scope
+from starlette.types import Scope
 
 IMMUTABLE: Final = "public, max-age=31536000, immutable"
-# Smaller than this, gzip's header and the CPU cost more than they save.
-GZIP_MIN_BYTES: Final = 512
 
 
 def tree_version(directory: Path) -> str:
@@ -53,7 +50,3 @@ class VersionedStatic(StaticFiles):
         if response.status_code in (200, 304):
             response.headers["Cache-Control"] = IMMUTABLE if version == self.version else "no-cache"
         return response
-
-
-def compressed(app: ASGIApp) -> ASGIApp:
-    return GZipMiddleware(app, minimum_size=GZIP_MIN_BYTES)

@@ -22,7 +22,7 @@ from api.deps import authenticated, get_state
 from api.roles import GRANTS
 from api.state import ApiState
 from api.tokens import TokenInfo
-from api.web.assets import VersionedStatic, compressed, tree_version
+from api.web.assets import VersionedStatic, tree_version
 from api.web.board_models import Board
 from api.web.board_service import BoardService, InfluxSeries
 from api.web.i18n import LANG_COOKIE, LANGS, MESSAGES, pick_lang
@@ -196,10 +196,10 @@ def mount(app: FastAPI, state: ApiState | None = None) -> None:
     # The versioned mount first: `/static/web` would otherwise take `/static/web/v/...` as a file path.
     app.mount(
         f"{STATIC_PATH}/v",
-        compressed(VersionedStatic(STATIC_DIR, STATIC_VERSION)),
+        VersionedStatic(STATIC_DIR, STATIC_VERSION),
         name="web-static-versioned",
     )
-    app.mount(STATIC_PATH, compressed(StaticFiles(directory=STATIC_DIR)), name="web-static")
+    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="web-static")
 
     if not any(getattr(route, "path", None) == "/" for route in app.router.routes):
 

@@ -5,6 +5,7 @@ against values computed by hand, the PDF read back page by page, the CSV and zip
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import zipfile
 from collections.abc import Callable
@@ -234,3 +235,30 @@ def test_every_kind_renders_in_every_format(reports_api: Api) -> None:
                 f"/api/v1/reports/{kind}", params={**OCTOBER, "format": "pdf", "lang": "en"}, timeout=120
             )
             assert "report" in pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+
+
+def test_downloads_through_compression(reports_api: Api) -> None:
+    """With `Accept-Encoding: gzip`: a CSV table comes gzipped and decodes to the same bytes; the
+    PDF (deflated inside already) and the zip go out as they are, each still opening."""
+    table = {**OCTOBER, "format": "csv", "table": "aed-readiness-readiness-per-aed.csv"}
+    with reports_api.client(Role.OPERATOR) as client:
+        with client.stream(
+            "GET", AED, params=table, headers={"Accept-Encoding": "gzip"}, timeout=60
+        ) as zipped:
+            wire = b"".join(zipped.iter_raw())
+        plain = client.get(AED, params=table, headers={"Accept-Encoding": "identity"}, timeout=60)
+        assert zipped.status_code == plain.status_code == 200, plain.text[:300]
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert zipped.headers["content-disposition"] == plain.headers["content-disposition"]
+        assert gzip.decompress(wire) == plain.content
+        pdf, archive = (
+            client.get(
+                ALERTS, params={**OCTOBER, "format": fmt}, headers={"Accept-Encoding": "gzip"}, timeout=120
+            )
+            for fmt in ("pdf", "zip")
+        )
+    assert pdf.status_code == archive.status_code == 200
+    assert "content-encoding" not in pdf.headers
+    assert "content-encoding" not in archive.headers
+    assert pypdf.PdfReader(io.BytesIO(pdf.content)).pages
+    assert zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
