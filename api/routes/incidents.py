@@ -32,7 +32,7 @@ from api.tokens import TokenInfo
 from collector.models import DeviceKey
 from rules.config import RuleSet
 from rules.escalation import escalation_interval, next_escalation
-from rules.incidents import STEPS, Incident, events_per_incident, find, incidents, timings
+from rules.incidents import STEPS, Incident, events_per_incident, find, incidents, open_incidents, timings
 from rules.notify.history import DeliveryHistory, DeliveryRecord
 from rules.records import AlertRecord, EventRecord
 from rules.store import AlertStore
@@ -233,7 +233,11 @@ async def list_incidents(
     def query() -> IncidentPage:
         found = [
             i
-            for i in reversed(incidents(app.store, building=building, device=device))
+            for i in reversed(
+                open_incidents(app.store, building=building, device=device)
+                if state == "open"
+                else incidents(app.store, building=building, device=device)
+            )
             if (state is None or i.state == state)
             and (drill is None or i.drill == drill)
             and (since is None or i.opened_at >= since)
