@@ -172,3 +172,25 @@ def test_the_patrols_phone_shows_the_cabinet_on_the_plan_without_links_it_cannot
         check_accessibility(page, f"incident plan patrol phone {lang}")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_incident_view_in_wall_mode_shows_the_ringed_cabinet(
+    browser: Browser, system: WebApi, contract: ApiContract, lang: str
+) -> None:
+    incident = open_incident(system)
+    context = browser.new_context(viewport=SIZES["wall"], locale="zh-CN" if lang == "zh" else "en-GB")
+    contract.attach(context, system.url)
+    try:
+        page = context.new_page()
+        sign_in(page, system, Role.OPERATOR, lang, f"&view=wall#/incident/{incident}")
+        view = page.locator("#view-incident")
+        expect(view).to_have_attribute("data-id", str(incident))
+        marked = view.locator('.inc-place .plan-aed[data-marked="true"]')
+        expect(marked).to_have_count(1)
+        expect(marked).to_have_attribute("data-device", DEVICE)
+        assert page.evaluate("document.body.classList.contains('wall')")
+        screenshot(page, f"incident-plan-wallmode-{lang}")
+        check_accessibility(page, f"incident plan wall mode {lang}")
+    finally:
+        context.close()
