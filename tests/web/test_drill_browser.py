@@ -127,6 +127,15 @@ def test_a_drill_is_refused_over_a_real_incident_and_the_console_says_so(
         page = context.new_page()
         sign_in(page, system, Role.OPERATOR, "en", f"#/building/{BUILDING}")
         page.locator(f'{ROW} button[data-action="drill"]').click()
+        # The confirmation fits a phone, its buttons in reach.
+        dialog = page.locator("#drill-dialog")
+        expect(dialog).to_be_visible()
+        box = dialog.bounding_box()
+        assert box is not None and box["width"] <= PHONE["width"] and box["height"] <= PHONE["height"]
+        for button in dialog.locator("button").all():
+            assert (button.bounding_box() or {"height": 0})["height"] >= 44
+        screenshot(page, "drill-confirm-phone-en")
+        check_accessibility(page, "drill confirmation phone")
         with page.expect_response(lambda r: r.url.endswith("/api/v1/drills")) as answer:
             page.locator('#drill-dialog [data-role="drill-confirm"]').click()
         assert answer.value.status == 409

@@ -112,6 +112,15 @@ def test_the_incident_view_shows_its_cabinet_ringed_on_the_site_plan(
             description = place.locator("svg.plan-svg desc").text_content() or ""
             assert ("本事件的 AED" if lang == "zh" else "this incident's AED") in description
             assert "1F" in description
+            if size == "desktop":
+                # A step re-renders the view: the plan is carried over as drawn, not fetched again.
+                sites = contract.calls("/api/v1/site", "GET")
+                place.locator("svg.plan-svg").evaluate("(s) => { s.dataset.before = 'yes'; }")
+                view.locator('button[data-step="en_route"]').click()
+                expect(view.locator('[data-role="steps"] li[data-step="en_route"]')).to_have_count(1)
+                expect(place.locator("svg.plan-svg")).to_have_attribute("data-before", "yes")
+                expect(marked).to_have_count(1)
+                assert contract.calls("/api/v1/site", "GET") == sites
             screenshot(page, f"incident-plan-{size}-{lang}", full_page=size == "phone")
             check_accessibility(page, f"incident plan {size} {lang}")
             assert errors == [], errors
