@@ -17,6 +17,7 @@ from api.roles import Role
 from tests.web.browsing import DESKTOP, PHONE, check_accessibility, screenshot, sign_in
 from tests.web.conftest import WebApi
 from tests.web.contract import ApiContract
+from tests.web.test_incident_plan_browser import open_incident
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -118,8 +119,6 @@ def test_lower_roles_see_no_drill_button(
 def test_a_drill_is_refused_over_a_real_incident_and_the_console_says_so(
     browser: Browser, system: WebApi, contract: ApiContract
 ) -> None:
-    from tests.web.test_incident_plan_browser import open_incident
-
     open_incident(system)  # a real cabinet opening at the same AED
     context = browser.new_context(viewport=PHONE, locale="en-GB")
     contract.attach(context, system.url)
