@@ -8,6 +8,7 @@
 import { api, buildingName, buildings } from "./api.js";
 import { deviceHref } from "./alert_row.js";
 import { el, fmtNumber, t } from "./common.js";
+import { drillButton } from "./drill_start.js";
 import { locationText, showPlan } from "./site_plan.js";
 
 const $ = (id) => document.getElementById(id);
@@ -41,7 +42,7 @@ function deviceRow(d) {
     el("td", {}, t("kind." + d.kind)),
     el("td", {}, el("a", { href: deviceHref(d) }, d.name || d.device)),
     el("td", {}, locationText(d.location) || d.zone || "—"),
-    el("td", { class: d.status === "ok" ? "flag-ok" : "flag-bad" }, stateText(d)),
+    el("td", { class: d.status === "ok" ? "flag-ok" : "flag-bad" }, stateText(d), drillButton(d)),
   );
 }
 

@@ -10,12 +10,14 @@
 
 import { api, app, buildingLabel, can } from "./api.js";
 import { CONFIG, alertSummary, el, fmtTime, t } from "./common.js";
+import { showPlan } from "./site_plan.js";
 
 const PATROL_STEPS = ["en_route", "on_site"];
 const OPERATOR_STEPS = ["handed_over"];
 const REFRESH_MS = 10000;
 
-const current = { container: null, id: null, incident: null, timer: null, tick: null, soon: null, backHref: "#/alerts" };
+const current = { container: null, id: null, incident: null, timer: null, tick: null, soon: null, backHref: "#/alerts", plan: null };
+const PLAN_LINKS = Boolean(document.getElementById("view-building")); // only the dashboard opens a building
 
 // The open incidents, as alert id -> incident summary: lists group an incident's alerts by it.
 export async function openIncidents() {
@@ -76,7 +78,14 @@ export async function showIncident(container, id, { backHref = "#/alerts" } = {}
   const incident = await api(`incidents/${id}`);
   if (current.id !== id) return;
   current.incident = incident;
+  // One plan per incident, kept across renders (site_plan.js keeps it current): drawn again on
+  // every render it would flicker and ask for the site each time.
+  current.plan = el("div", { class: "plan inc-plan", id: "incident-plan", "data-role": "plan" });
   render();
+  const marked = { building: incident.building, device: incident.device };
+  showPlan(current.plan, { highlight: incident.building, marked, linked: PLAN_LINKS }).catch(() => {
+    current.plan?.replaceChildren(el("p", { class: "muted" }, t("plan.no_figure")));
+  });
   clearInterval(current.timer);
   current.timer = setInterval(() => reload().catch(() => {}), REFRESH_MS);
   clearInterval(current.tick);
@@ -89,6 +98,7 @@ export function hideIncident() {
   clearTimeout(current.soon);
   current.id = null;
   current.incident = null;
+  current.plan = null;
 }
 
 async function reload() {
@@ -125,11 +135,32 @@ function section(title, ...children) {
   return el("section", { class: "inc-part panel" }, el("h3", {}, title), ...children);
 }
 
+// Where: building, floor and the location text, beside the site plan with the building
+// highlighted and the cabinet ringed.
+function placePart(incident) {
+  const where = incident.location;
+  const part = section(
+    t("incident.where"),
+    el(
+      "div",
+      { class: "inc-place-text" },
+      el(
+        "p",
+        { "data-role": "where", class: "inc-where" },
+        [buildingLabel(incident.building), where.floor, placeText(where.location)].filter(Boolean).join(" · "),
+      ),
+      el("p", { class: "muted" }, `${incident.building}/${incident.device}`),
+    ),
+    current.plan,
+  );
+  part.classList.add("inc-place");
+  return part;
+}
+
 function render() {
   const incident = current.incident;
   const box = current.container;
   if (!incident || !box) return;
-  const where = incident.location;
   const device = incident.device_state;
   const stage = stageOf(device, incident.state);
   const focused = document.activeElement?.dataset?.step;
@@ -160,15 +191,7 @@ function render() {
     el(
       "div",
       { class: "inc-grid" },
-      section(
-        t("incident.where"),
-        el(
-          "p",
-          { "data-role": "where", class: "inc-where" },
-          [buildingLabel(incident.building), where.floor, placeText(where.location)].filter(Boolean).join(" · "),
-        ),
-        el("p", { class: "muted" }, `${incident.building}/${incident.device}`),
-      ),
+      placePart(incident),
       section(
         t("incident.device"),
         stageList,

@@ -3,6 +3,10 @@
 // to acknowledge it; the AEDs marked, free parking and canteen load written on their places.
 // Each building is a link (focusable, with a spoken label) to its floor list, #/building/{id}.
 //
+// Options: `highlight` (a building id: its edge drawn heavy), `marked` ({building, device}: an
+// AED circled by a pulsing ring, still without motion, as the incident view shows its cabinet) and
+// `linked` (default true; false on a page without the building view: each building an image).
+//
 // Data: GET /api/v1/site. The API decides the colours, the flashing and the figures; this module
 // only draws them. It is fetched again shortly after every alert event and every 30 s.
 
@@ -14,7 +18,7 @@ const MARGIN_M = 12;
 const REFRESH_MS = 30000;
 const AFTER_EVENT_MS = 250;
 
-const mounted = new Map(); // container -> {highlight}
+const mounted = new Map(); // container -> {highlight, marked}
 let latest = null;
 let pending = null;
 
@@ -83,7 +87,11 @@ function badge(x, y, text, kind, title) {
   );
 }
 
-function draw(container, plan, { highlight = null } = {}) {
+function isMarked(p, marked) {
+  return Boolean(marked) && p.kind === "aed" && p.building === marked.building && p.device === marked.device;
+}
+
+function draw(container, plan, { highlight = null, marked = null, linked = true } = {}) {
   const id = container.id || "plan";
   const drawn = plan.buildings.filter((b) => b.outline);
   const placesBy = new Map();
@@ -99,6 +107,8 @@ function draw(container, plan, { highlight = null } = {}) {
     const title = `${id}-title`;
     const desc = `${id}-desc`;
     const alarms = plan.buildings.filter((b) => b.alarm).map(buildingName);
+    const target = plan.places.find((p) => p.position && isMarked(p, marked));
+    const said = target ? ` ${t("plan.marked").replace("{where}", `${target.floor || ""} ${locationText(target.location)}`.trim())}` : "";
     const root = svg(
       "svg",
       {
@@ -113,7 +123,7 @@ function draw(container, plan, { highlight = null } = {}) {
       svg(
         "desc",
         { id: desc },
-        t("plan.desc").replace("{n}", drawn.length) + (alarms.length ? ` ${t("plan.alarm")}: ${alarms.join(", ")}` : ""),
+        t("plan.desc").replace("{n}", drawn.length) + (alarms.length ? ` ${t("plan.alarm")}: ${alarms.join(", ")}` : "") + said,
       ),
     );
     // Parking sites under everything: a garage reaches under towers and plazas.
@@ -126,9 +136,10 @@ function draw(container, plan, { highlight = null } = {}) {
       const [lx, ly] = b.label_at;
       root.append(
         svg(
-          "a",
+          linked ? "a" : "g",
           {
-            href: `#/building/${encodeURIComponent(b.building)}`,
+            href: linked ? `#/building/${encodeURIComponent(b.building)}` : null,
+            role: linked ? null : "img",
             class: "plan-building",
             "data-building": b.building,
             "data-severity": b.severity || "none",
@@ -144,6 +155,7 @@ function draw(container, plan, { highlight = null } = {}) {
     }
     // Marks on top: they must not hide a building's colour, so they stay small.
     const marks = svg("g", { class: "plan-marks", "aria-hidden": "true" });
+    let last = null;
     for (const p of plan.places) {
       if (!p.position) continue;
       const x = Number(X(p.position[0]));
@@ -152,21 +164,33 @@ function draw(container, plan, { highlight = null } = {}) {
       if (p.kind === "aed") {
         // Not ready is red only when the AED said so; without a fresh reading nobody knows.
         const state = p.ready ? "ready" : p.freshness === "fresh" ? "not-ready" : "unknown";
-        marks.append(
-          svg(
-            "g",
-            { class: `plan-aed plan-aed-${state}`, "data-device": p.device, "data-severity": p.severity || "none" },
-            svg("title", {}, `AED ${where}: ${t(`plan.aed_${state.replace("-", "_")}`)}`),
-            svg("circle", { cx: x, cy: y, r: 4.2 }),
-            svg("path", { d: `M${x - 2.4} ${y}H${x + 2.4}M${x} ${y - 2.4}V${y + 2.4}` }),
-          ),
+        const ringed = p === target;
+        const node = svg(
+          "g",
+          {
+            class: `plan-aed plan-aed-${state}`,
+            "data-building": p.building,
+            "data-device": p.device,
+            "data-severity": p.severity || "none",
+            "data-marked": String(ringed),
+          },
+          svg("title", {}, `AED ${where}: ${t(`plan.aed_${state.replace("-", "_")}`)}`),
+          // The ring under the AED's own mark, which stays readable on top of it.
+          ringed ? svg("circle", { class: "plan-ring-still", cx: x, cy: y, r: 9 }) : null,
+          ringed ? svg("circle", { class: "plan-ring", cx: x, cy: y, r: 9 }) : null,
+          svg("circle", { cx: x, cy: y, r: 4.2 }),
+          svg("path", { d: `M${x - 2.4} ${y}H${x + 2.4}M${x} ${y - 2.4}V${y + 2.4}` }),
         );
+        // The marked AED goes last, so that no other mark covers its ring.
+        if (ringed) last = node;
+        else marks.append(node);
       } else if (p.kind === "parking_lot") {
         marks.append(badge(x, y, `P ${fmtNumber(p.free)}`, "parking", `${where}: ${parkingText(p)}`));
       } else if (p.kind === "canteen") {
         marks.append(badge(x, y, `${t("plan.canteen_short")} ${fmtPercent(p.load)}`, "canteen", `${where}: ${canteenText(p)}`));
       }
     }
+    if (last) marks.append(last);
     root.append(marks);
     nodes.push(root);
   }
@@ -177,7 +201,7 @@ function draw(container, plan, { highlight = null } = {}) {
         "p",
         { class: "plan-missing" },
         `${t("plan.unplaced")}: `,
-        ...missing.flatMap((b, i) => [i ? ", " : "", el("a", { href: `#/building/${encodeURIComponent(b.building)}` }, buildingName(b))]),
+        ...missing.flatMap((b, i) => [i ? ", " : "", linked ? el("a", { href: `#/building/${encodeURIComponent(b.building)}` }, buildingName(b)) : buildingName(b)]),
       ),
     );
   }
