@@ -30,6 +30,7 @@ from api.reports.figures import Interval, clip, covered_s, rounded, seconds
 from api.reports.model import Column, Period, Scope, Section, Table, Text
 from api.reports.queries import by_device, rows, run, tag_is, where
 from rules.conditions import Compare
+from rules.store import AlertStore
 
 # The alerts during which an AED is not ready, and what each one means.
 NOT_READY: Final[dict[str, Text]] = {
@@ -49,7 +50,8 @@ CALENDAR_DAYS: Final = 90
 # The reading that opened the cabinet is looked for this long before the alert (the alert is
 # raised at once, so it is normally the same moment; a broker backlog can part them).
 OPENED_LOOKBACK: Final = dt.timedelta(minutes=10)
-# A patrol's arrival is recorded as a note on an alert event starting with one of these.
+# A patrol's arrival: the incident's first `on_site` step (rules/incidents.py), or, for an opening
+# handled before steps existed, a note on an alert event starting with one of these.
 ON_SITE_MARKERS: Final = ("on site", "on-site", "onsite", "到场", "已到场")
 
 
@@ -145,6 +147,11 @@ async def _openings(ctx: ReportContext, spans: list[AlertSpan]) -> list[Opening]
     if not cabinet:
         return []
     notes = event_notes(ctx.engine, [s.id for s in cabinet])
+    # Steps are events of the incident's first alert, which for an opening is its cabinet alert.
+    steps = AlertStore(ctx.engine).events_of([s.id for s in cabinet], ("on_site",))
+    arrived: dict[int, dt.datetime] = {}
+    for step in steps:
+        arrived[step.alert_id] = min(step.at, arrived.get(step.alert_id, step.at))
     opened: list[dt.datetime | None] = [None] * len(cabinet)
     closed: list[dt.datetime | None] = [s.resolved_at if s.resolution == "cleared" else None for s in cabinet]
     if ctx.influx is not None:
@@ -169,7 +176,7 @@ async def _openings(ctx: ReportContext, spans: list[AlertSpan]) -> list[Opening]
                 for row in rows(found):
                     into[n] = _at(row.time_ms)
     return [
-        Opening(s, opened[n] or s.started_at, closed[n], _on_site(notes.get(s.id, [])))
+        Opening(s, opened[n] or s.started_at, closed[n], arrived.get(s.id) or _on_site(notes.get(s.id, [])))
         for n, s in enumerate(cabinet)
     ]
 

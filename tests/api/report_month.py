@@ -23,8 +23,9 @@ MONTH_END: Final = dt.datetime(2026, 10, 31, 16, tzinfo=UTC)
 MONTH_S: Final = 31 * 86400
 LOBBY, LIFT = "aed-b-1f-lobby", "aed-b-12f-lift"
 BUILDING: Final = "darong-b"
-# First opening: the cabinet reading 1.5 s before the alert, acknowledged 40 s after the alert
-# (no arrival noted), closed 12 min after the alert, the alert cleared 1 s later.
+# First opening: the cabinet reading 1.5 s before the alert, acknowledged 40 s after the alert,
+# the patrol's "on site" step 3 min after the alert, closed 12 min after the alert, the alert
+# cleared 1 s later.
 OPEN1: Final = dt.datetime(2026, 10, 5, 2, 0, tzinfo=UTC)
 # Second: reading 0.5 s before, acknowledged on arrival ("到场") 25 s after the alert, closed 5 min
 # after, cleared 1 s later.
@@ -78,6 +79,7 @@ def fill_store(engine: Engine) -> None:
     store.clear(a, EARLY_OFFLINE + dt.timedelta(hours=2))
     a = raised("aed-cabinet-open", "critical", LOBBY, OPEN1)
     store.acknowledge(a, "control-1", None, OPEN1 + 40 * s)
+    store.record(a, "on_site", "patrol-1", None, OPEN1 + 180 * s)
     store.clear(a, OPEN1 + dt.timedelta(minutes=12) + s)
     a = raised("aed-cabinet-open", "critical", LOBBY, OPEN2)
     store.acknowledge(a, "patrol-3", "到场 B 座大堂", OPEN2 + 25 * s)

@@ -88,8 +88,8 @@ def test_aed_readiness_figures(reports_api: Api) -> None:
     openings = _csv(reports_api, AED, "aed-readiness-response-cabinet-openings.csv", **b)
     assert openings == [
         {"building": m.BUILDING, "device": m.LOBBY, "opened": "2026-10-05 09:59:58", "alert": "2026-10-05 10:00:00",
-         "acknowledged": "2026-10-05 10:00:40", "acknowledged_by": "control-1", "on_site": "",
-         "closed": "2026-10-05 10:12:00", "alert_s": "1.5", "ack_s": "41.5", "on_site_s": "", "closed_min": "12.0"},
+         "acknowledged": "2026-10-05 10:00:40", "acknowledged_by": "control-1", "on_site": "2026-10-05 10:03:00",
+         "closed": "2026-10-05 10:12:00", "alert_s": "1.5", "ack_s": "41.5", "on_site_s": "181.5", "closed_min": "12.0"},
         {"building": m.BUILDING, "device": m.LOBBY, "opened": "2026-10-15 13:59:59", "alert": "2026-10-15 14:00:00",
          "acknowledged": "2026-10-15 14:00:25", "acknowledged_by": "patrol-3", "on_site": "2026-10-15 14:00:25",
          "closed": "2026-10-15 14:05:00", "alert_s": "0.5", "ack_s": "25.5", "on_site_s": "25.5", "closed_min": "5.0"},
