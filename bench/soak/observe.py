@@ -83,11 +83,20 @@ class Watcher:
         with self._lock:
             self.seen.append(_seen(source, now, orjson.loads(message.payload)))
 
-    def queued(self) -> int | None:
-        """Messages the broker holds beyond its retained ones: queued for some subscriber."""
+    def queued(self, over_s: float = 5.0) -> int | None:
+        """Messages the broker holds beyond its retained ones: queued for some subscriber. The
+        fewest over the last `over_s` seconds of samples: `$SYS` counts each second, so one
+        sample can catch a message on its way to a subscriber (an alert event to this watcher),
+        while a queue that stays is in every sample."""
         if not self.stored_messages or not self.retained_messages:
             return None
-        return self.stored_messages[-1][1] - self.retained_messages[-1][1]
+        since = self.stored_messages[-1][0] - over_s
+        found: list[int] = []
+        for at, stored in self.stored_messages:
+            retained = [count for when, count in self.retained_messages if when <= at + 0.5]
+            if at >= since and retained:
+                found.append(stored - retained[-1])
+        return min(found) if found else self.stored_messages[-1][1] - self.retained_messages[-1][1]
 
     def snapshot(self) -> list[Seen]:
         with self._lock:

@@ -161,7 +161,7 @@ def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int)
                 break
             time.sleep(2)
         drained_in = time.time() - ended
-        time.sleep(3)  # the broker's $SYS count is a second behind
+        time.sleep(6)  # the broker's $SYS count is a second behind; queued() reads the last 5 s
         queued = watcher.queued()
         stop_sampling.set()
         sampler.join(5)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,9 @@ OUTPUT = Path(__file__).resolve().parents[2] / "test-artifacts" / "soak"
 @pytest.mark.soak
 @pytest.mark.timeout(1500)
 def test_three_minute_soak_loses_nothing_and_delivers_every_incident() -> None:
-    OUTPUT.mkdir(parents=True, exist_ok=True)
+    # A fresh folder each run: the last run's influxd data and broker persistence would count twice.
+    shutil.rmtree(OUTPUT, ignore_errors=True)
+    OUTPUT.mkdir(parents=True)
     done = subprocess.run(
         [sys.executable, "-m", "bench.soak", "--minutes", "3", "--out", str(OUTPUT)],
         capture_output=True,
