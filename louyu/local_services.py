@@ -76,6 +76,13 @@ class Service:
     def ready(self) -> bool:
         raise NotImplementedError
 
+    def environment(self) -> dict[str, str] | None:
+        """The child's environment; None: this process's own."""
+        return None
+
+    # What `ready()` waits for, in the error when it never comes.
+    readiness = "to become ready"
+
     def start(self, timeout: float = 30.0) -> None:
         if self.proc is not None and self.proc.poll() is None:
             return
@@ -86,10 +93,11 @@ class Service:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=self.workdir,
+            env=self.environment(),
             start_new_session=True,
         )
         log.close()
-        self._wait(self.ready, timeout, "to become ready")
+        self._wait(self.ready, timeout, self.readiness)
 
     def _wait(self, check: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
