@@ -240,6 +240,12 @@ class RuleSet:
     def rules(self) -> list[Rule]:
         return [r for r in self.file.rules if r.enabled]
 
+    @property
+    def urgent_kinds(self) -> frozenset[str]:
+        """The kinds a critical rule watches: the engine evaluates their messages ahead of any
+        backlog of the others (rules/lanes.py)."""
+        return frozenset(k for r in self.rules if r.severity == "critical" for k in (r.match.kinds or KINDS))
+
     def escalate_after(self, rule: Rule) -> dt.timedelta | None:
         return rule.escalate_after or self.file.defaults.escalate_after.get(rule.severity)
 

@@ -52,6 +52,13 @@ class RulesMetrics:
             ["table"],
             registry=registry,
         )
+        self.lanes = Gauge(
+            "louyu_rules_lane_messages",
+            "Messages taken from the broker and waiting for evaluation, by lane (urgent: the kinds a"
+            " critical rule watches, evaluated first)",
+            ["lane"],
+            registry=registry,
+        )
         self.errors = Counter(
             "louyu_rules_errors_total",
             "Failures while handling a message or running a job",

@@ -1,7 +1,8 @@
 """The rules process: MQTT in (telemetry topics), the engine, scheduled jobs, MQTT out (alert events).
 
-Threads, all named `louyu-rules-*`: the paho network loop (`louyu-rules-mqtt`, which also runs
-the engine for each message), the APScheduler loop and its one worker (`louyu-rules-scheduler`,
+Threads, all named `louyu-rules-*`: the paho network loop (`louyu-rules-mqtt`, which files each
+message in a lane), the worker that runs the engine for each message, urgent lane first
+(`louyu-rules-lanes`, rules/lanes.py), the APScheduler loop and its one worker (`louyu-rules-scheduler`,
 `louyu-rules-job_0`). `stop()` joins them all.
 
 The broker connection is a persistent session (a stable client id; MQTT 5: clean start off and
@@ -18,6 +19,7 @@ theirs, and unsubscribes what an earlier run with other buildings left in the se
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -35,6 +37,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from collector.broker import BrokerTarget, connect_async, make_client, speaks_v5
 from collector.models import NAME_RE
 from rules.engine import RuleEngine
+from rules.lanes import Lane, Lanes
 from rules.publisher import EventPublisher, MqttEventPublisher, NullPublisher
 
 log = structlog.get_logger("louyu.rules.runner")
@@ -96,7 +99,8 @@ class RulesRunner:
         # id. Every engine on a broker needs its own; so does every other client (the collector).
         self.client_id = client_id
         self.session_expiry_s = session_expiry_s
-        self.client = make_client(broker, client_id, persistent=True)
+        # Acknowledged by the lanes once evaluated, in arrival order, not by paho on receipt.
+        self.client = make_client(broker, client_id, persistent=True, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
@@ -105,6 +109,9 @@ class RulesRunner:
         self.engine = build_engine(MqttEventPublisher(self.client) if publish_events else NullPublisher())
         self.buildings = self.engine.buildings  # empty: every building
         self.topics = building_topics(sorted(self.buildings))
+        self.lanes = Lanes(self._evaluate, self.client.ack, self.engine.ruleset.urgent_kinds)
+        for lane in ("urgent", "bulk"):
+            self.engine.metrics.lanes.labels(lane).set_function(functools.partial(self._lane_depth, lane))
         self._thread: threading.Thread | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._connected_once = False
@@ -125,6 +132,7 @@ class RulesRunner:
         if reason.is_failure:
             log.warning("broker refused the connection", reason=str(reason))
             return
+        self.lanes.new_connection()
         now = utcnow()
         log.info(
             "rules engine connected",
@@ -163,13 +171,19 @@ class RulesRunner:
         if reason.value != 0:
             log.warning("disconnected from the broker; reconnecting", reason=str(reason))
 
+    def _lane_depth(self, lane: Lane) -> float:
+        return self.lanes.depth()[lane]
+
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        # Never let one message kill the network thread: count, log once, carry on.
+        self.lanes.put(message.topic, bytes(message.payload), bool(message.retain), message.mid, message.qos)
+
+    def _evaluate(self, topic: str, payload: bytes, retained: bool) -> None:
+        # Never let one message kill the worker: count, log, carry on.
         try:
-            self.handle(message.topic, bytes(message.payload), bool(message.retain))
+            self.handle(topic, payload, retained)
         except Exception:
             self.engine.metrics.errors.labels("message").inc()
-            log.exception("rules engine failed on a message", topic=message.topic[:200])
+            log.exception("rules engine failed on a message", topic=topic[:200])
 
     def handle(self, topic: str, payload: bytes, retained: bool = False) -> None:
         if self.engine.accept(topic, payload, utcnow(), retained) == "not_owned":
@@ -252,6 +266,7 @@ class RulesRunner:
     def start(self, timeout: float = 15.0) -> None:
         """Load state, connect, subscribe; returns once the subscription is acknowledged."""
         self.engine.load(utcnow())
+        self.lanes.start()
         # The session (subscriptions and the readings queued while away) outlives a restart.
         connect_async(self.client, self.broker, persistent=True, session_expiry_s=self.session_expiry_s)
         self._thread = threading.Thread(
@@ -279,6 +294,8 @@ class RulesRunner:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        # The worker first: what it has not evaluated stays unacknowledged, for the next run.
+        self.lanes.stop()
         self.client.disconnect()
         if self._thread is not None:
             self._thread.join(10)
