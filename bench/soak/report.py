@@ -8,6 +8,7 @@ import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from bench.soak.faults import Fault
 from bench.soak.observe import Seen
@@ -69,6 +70,37 @@ def incident_latencies(outcome: Outcome) -> dict[str, dict[str, list[float]]]:
                 if times:
                     out[name][when].append((min(times) - sent) * 1000)
     return out
+
+
+def step_latencies(outcome: Outcome) -> list[dict[str, object]]:
+    """Every alerting step on its own: when it was sent, its two latencies and the faults in force,
+    so that a slow one can be traced to what was happening."""
+    out: list[dict[str, object]] = []
+    for incident in outcome.incidents:
+        device = (incident.device.building, incident.device.device)
+        for rule, step in STEP_OF_RULE.items():
+            sent = incident.steps.get(step)
+            if sent is None:
+                continue
+            row: dict[str, object] = {
+                "at_s": round(sent - outcome.started, 1),
+                "device": f"{device[1]}@{device[0]}",
+                "step": step,
+                "faults": [
+                    f.name
+                    for f in outcome.faults
+                    if f.started is not None and f.started <= sent <= (f.ended or f.started) + FAULT_MARGIN_S
+                ],
+            }
+            for name, source in (("alert_ms", "alert"), ("handset_ms", "handset")):
+                times = [
+                    s.at
+                    for s in outcome.seen
+                    if s.source == source and key(s) == device and s.rule == rule and s.event == "raised"
+                ]
+                row[name] = round((min(times) - sent) * 1000, 1) if times else None
+            out.append(row)
+    return sorted(out, key=lambda r: float(r["at_s"]))  # type: ignore[arg-type]
 
 
 def memory_growth(outcome: Outcome) -> dict[str, float | None]:
@@ -162,7 +194,12 @@ def checks(outcome: Outcome) -> tuple[list[Check], dict[str, object]]:
         Check(
             "the broker's queues back to zero",
             outcome.queued_at_end == 0,
-            f"messages stored beyond the retained ones: {outcome.queued_at_end}",
+            f"messages stored beyond the retained ones: {outcome.queued_at_end}"
+            + (
+                f" (held by: {outcome.queue_holder or 'no part; emptied by none of their stops'})"
+                if outcome.queued_at_end
+                else ""
+            ),
         )
     )
     result.append(
@@ -184,6 +221,7 @@ def checks(outcome: Outcome) -> tuple[list[Check], dict[str, object]]:
             name: {when: percentiles(values) for when, values in split.items()}
             for name, split in latencies.items()
         },
+        "steps": step_latencies(outcome),
         "memory_growth": growth,
         "peak_rss_mb": {p: max(mb for _, mb, _ in s) for p, s in outcome.samples.rss.items()},
         "faults": [
@@ -213,6 +251,13 @@ def write(outcome: Outcome, out: Path) -> bool:
                 lines.append(
                     f"  {name} {when} faults: n={p['n']} p50={p['p50']:.1f} ms p99={p['p99']:.1f} ms max={p['max']:.1f} ms"
                 )
+    steps = cast(list[dict[str, Any]], figures["steps"])
+    slowest = sorted(steps, key=lambda r: -(r["handset_ms"] or 1e12))[:8]
+    for row in slowest:
+        lines.append(
+            f"  slow step at {row['at_s']} s {row['step']} {row['device']}: alert {row['alert_ms']} ms,"
+            f" handset {row['handset_ms']} ms; faults: {', '.join(row['faults']) or 'none'}"
+        )
     lines.append(f"  peak RSS MB: {figures['peak_rss_mb']}")
     for check in result:
         lines.append(f"{'PASS' if check.ok else 'FAIL'} {check.name}: {check.detail}")

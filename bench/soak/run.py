@@ -55,6 +55,7 @@ class Outcome:
     webhook_refused: int
     samples: Samples
     queued_at_end: int | None
+    queue_holder: str | None  # when the queue was not empty: the part whose stop emptied it
     per_second: list[tuple[float, int]]
     drained_in_s: float
     unacknowledged: int
@@ -163,6 +164,7 @@ def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int)
         drained_in = time.time() - ended
         time.sleep(6)  # the broker's $SYS count is a second behind; queued() reads the last 5 s
         queued = watcher.queued()
+        holder = _queue_holder(system, watcher) if queued else None
         stop_sampling.set()
         sampler.join(5)
         return Outcome(
@@ -182,6 +184,7 @@ def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int)
             webhook.refused,
             samples,
             queued,
+            holder,
             load.per_second,
             drained_in,
             load.unacknowledged(),
@@ -197,6 +200,18 @@ def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int)
         with contextlib.suppress(Exception):
             system.stop()
         spool.unmount()
+
+
+def _queue_holder(system: System, watcher: Watcher) -> str | None:
+    """Which part holds what the broker still stores: stop the parts one by one (the API first, the
+    collector last) until the count falls. Only when the queue did not empty, so the verdict can say
+    whose it was."""
+    for name, part in reversed(system.parts.items()):
+        part.stop()
+        time.sleep(3)
+        if watcher.queued(over_s=1.5) == 0:
+            return name
+    return None
 
 
 def _settled(incidents: list[Incident], seen: list[Seen], webhook: list[Seen]) -> bool:
