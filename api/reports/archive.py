@@ -113,7 +113,7 @@ class ReportArchive:
             .limit(limit)
         )
         with Session(self.engine) as session:
-            return [(i, at) for i, at in session.execute(query).tuples() if at is not None]
+            return [(i, at) for i, at in session.execute(query) if at is not None]
 
     def take(self, report_id: int, seen: dt.datetime, until: dt.datetime) -> bool:
         """Hold a due retry until `until` (a lease: a process that dies while sending leaves it
