@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import email
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -264,8 +265,19 @@ def test_a_receiver_still_failing_is_given_up_after_the_last_retry_and_the_list_
         page = httpx.get(
             f"{server.url}/api/v1/reports", headers={"Authorization": f"Bearer {token}"}, timeout=10
         ).json()
+        exposition = httpx.get(f"{server.url}/metrics", timeout=10).text
     finally:
         server.stop()
+    assert 'louyu_report_sendings_total{channel="webhook",outcome="failed"} 2.0' in exposition
+    checked = subprocess.run(
+        ["promtool", "check", "metrics"],
+        input=exposition,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     (listed,) = page["items"]
     assert listed["retry_at"] is None
     sent = {s["receiver"]: s for s in listed["sent"]}
