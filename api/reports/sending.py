@@ -104,7 +104,8 @@ def send(
         else:
             raise ValueError(f"receiver {receiver.name} is neither apprise nor webhook")
     except DeliveryError as error:
-        return Attempt(receiver.name, channel, False, str(error)[:300], error.retryable)
+        # "HTTP 503: " when the receiver answered no text: the words end with the status.
+        return Attempt(receiver.name, channel, False, str(error)[:300].rstrip(": "), error.retryable)
     except Exception as error:  # noqa: BLE001 (recorded with the report; the next receiver is still sent to)
         # A missing secret or an unreadable file: an operator may mend it before the next try.
         return Attempt(receiver.name, channel, False, f"{type(error).__name__}: {str(error)[:200]}", True)
