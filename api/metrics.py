@@ -82,6 +82,12 @@ class ApiMetrics:
         self.devices = Gauge(
             "louyu_api_known_devices", "Devices in the latest-state table", registry=self.registry
         )
+        self.report_sendings = Counter(
+            "louyu_report_sendings",
+            "Attempts to send a kept report to a receiver, by channel and outcome (ok, retry, failed: given up)",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
 
     def watch_feed(self, read: Callable[[], tuple[int, int, int]]) -> None:
         self.registry.register(FeedCollector(read))

@@ -1,6 +1,7 @@
 """Kept reports: a row in the `reports` table (rules/database/reports.py) and the files in
 `<state dir>/reports/<id>/`. Claiming a report inserts its row first, so that of several API
-processes running the same schedule exactly one makes it."""
+processes running the same schedule exactly one makes it; taking a due retry moves its time a
+lease ahead first, so that exactly one of them sends it again."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,12 +35,15 @@ class KeptReport:
     status: str
     files: list[str]
     sent: list[dict[str, Any]]
+    retry_at: dt.datetime | None = None
+    sending: dict[str, Any] | None = None
 
 
 def _record(row: ReportRow) -> KeptReport:
     return KeptReport(
         row.id, row.kind, row.period_kind, row.period_start, row.period_end, row.scope or None, row.lang,
-        row.created_at, row.status, list(row.files or []), list(row.sent or []),
+        row.created_at, row.status, list(row.files or []), list(row.sent or []), row.retry_at,
+        dict(row.sending) if row.sending is not None else None,
     )  # fmt: skip
 
 
@@ -85,11 +89,43 @@ class ReportArchive:
             if row is not None:
                 row.status = FAILED
 
-    def record_sent(self, report_id: int, sent: list[dict[str, Any]]) -> None:
+    def record_sent(
+        self,
+        report_id: int,
+        sent: list[dict[str, Any]],
+        retry_at: dt.datetime | None = None,
+        sending: dict[str, Any] | None = None,
+    ) -> None:
+        """What was sent to whom, and when the next retry is due (None: nothing left to retry)."""
         with Session(self.engine) as session, session.begin():
             row = session.get(ReportRow, report_id)
             if row is not None:
-                row.sent = sent
+                row.sent, row.retry_at = sent, retry_at
+                if sending is not None:
+                    row.sending = sending
+
+    def due(self, now: dt.datetime, limit: int = 50) -> list[tuple[int, dt.datetime]]:
+        """The reports with a retry due by `now`, earliest first: (id, the retry time seen)."""
+        query = (
+            select(ReportRow.id, ReportRow.retry_at)
+            .where(ReportRow.retry_at.is_not(None), ReportRow.retry_at <= now)
+            .order_by(ReportRow.retry_at, ReportRow.id)
+            .limit(limit)
+        )
+        with Session(self.engine) as session:
+            return [(i, at) for i, at in session.execute(query) if at is not None]
+
+    def take(self, report_id: int, seen: dt.datetime, until: dt.datetime) -> bool:
+        """Hold a due retry until `until` (a lease: a process that dies while sending leaves it
+        due again then); False when another process took it first (its time is no longer `seen`)."""
+        with Session(self.engine) as session, session.begin():
+            result = session.execute(
+                update(ReportRow)
+                .where(ReportRow.id == report_id, ReportRow.retry_at == seen)
+                .values(retry_at=until)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
 
     def list(self, limit: int = 100, before: int | None = None) -> list[KeptReport]:
         """Newest first."""

@@ -153,9 +153,20 @@ async def report(
 
 
 class SentPublic(BaseModel):
+    """One receiver's sending: delivered, to be tried again, or given up (docs/reports.md)."""
+
     receiver: str
-    ok: bool
-    error: str | None
+    ok: bool = Field(description="the receiver got the report")
+    error: str | None = Field(description="the last attempt's failure, in words; null once delivered")
+    attempts: int = Field(1, description="attempts made so far, the first sending included")
+    last_attempt_at: dt.datetime | None = Field(None, description="when the last attempt was made")
+    next_attempt_at: dt.datetime | None = Field(
+        None, description="when the next attempt is due; null when delivered or given up"
+    )
+    gave_up: bool = Field(
+        False,
+        description="no further attempt: the retries ran out or the receiver refused the message (a 4xx)",
+    )
 
 
 class KeptReportPublic(BaseModel):
@@ -172,6 +183,9 @@ class KeptReportPublic(BaseModel):
     status: str = Field(description="making, kept or failed")
     files: list[str] = Field(description="download each at /api/v1/reports/{id}/{file}")
     sent: list[SentPublic]
+    retry_at: dt.datetime | None = Field(
+        None, description="when the earliest receiver still failing is tried again; null when none is"
+    )
 
 
 class KeptReportPage(BaseModel):

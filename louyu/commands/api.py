@@ -141,7 +141,9 @@ def build(
     scheduler = None
     if routing.reports:
         try:
-            scheduler = ReportScheduler(state.reports, state.archive, routing, state.clock)
+            scheduler = ReportScheduler(
+                state.reports, state.archive, routing, state.clock, metrics=state.metrics
+            )
         except ValueError as error:
             # A schedule the scheduler cannot take: the API still serves, unscheduled.
             log.error("report_schedule_refused", error=str(error)[:500])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rules.database.base import Base, UtcDateTime
@@ -28,9 +28,17 @@ class ReportRow(Base):
     # making -> kept (files written) or failed
     status: Mapped[str] = mapped_column(String(16))
     files: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # One entry per receiver: {"receiver": ..., "ok": bool, "error": str | None}
+    # One entry per receiver: {"receiver": ..., "ok": bool, "error": str | None} and, since 0004,
+    # "attempts", "last_attempt_at", "next_attempt_at", "gave_up" (api/reports/retries.py).
     sent: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # When the earliest failed receiver is due again (None: nothing to retry). While one API
+    # process retries, it holds the row by setting this a lease ahead (api/reports/archive.py).
+    retry_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True, default=None)
+    # What a retry needs to send again as the first sending did: {"title", "link_base", "retry"
+    # (the delays in seconds)}; None for reports kept before 0004.
+    sending: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
 
     __table_args__ = (
         UniqueConstraint("kind", "period_kind", "period_start", "scope", "lang", name="uq_reports_one"),
+        Index("ix_reports_retry_at", "retry_at"),
     )

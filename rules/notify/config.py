@@ -277,6 +277,13 @@ class ReportSchedule(_Strict):
     receivers: OneOrMany = Field(default_factory=list)
     # The API's address as the receivers reach it, for the links (e.g. https://louyu.example.com).
     link_base: str | None = Field(None, pattern=r"^https?://")
+    # A failed sending is tried again after each of these delays in turn (counted from the
+    # attempt before), to the receivers that failed only; after the last, given up. The default
+    # spans about 22 hours: a receiver down for a night still gets the month's report.
+    retry: list[Duration] = Field(
+        default_factory=lambda: [dt.timedelta(minutes=m) for m in (1, 5, 15, 60, 3 * 60, 6 * 60, 12 * 60)],
+        max_length=20,
+    )
 
 
 class RoutingConfig(_Strict):

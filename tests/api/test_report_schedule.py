@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import http.server
 import io
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pypdf
@@ -35,6 +32,7 @@ from rules.notify.config import parse_routing
 from rules.notify.errors import RoutingFileError
 from rules.store import AlertStore
 from tests.api import report_month as m
+from tests.api.report_receivers import Sink, serving
 
 pytestmark = pytest.mark.integration
 
@@ -43,38 +41,11 @@ SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123").decode()
 NOW = dt.datetime(2026, 10, 31, 19, 0, tzinfo=dt.UTC)
 
 
-class Sink(http.server.ThreadingHTTPServer):
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict[str, str], bytes]] = []
-        sink = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                sink.received.append((self.path, dict(self.headers), body))
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
 @pytest.fixture
 def sink() -> Iterator[Sink]:
     server = Sink()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(server):
+        yield server
 
 
 def test_monthly_reports_are_made_kept_sent_and_downloaded(
@@ -126,10 +97,13 @@ reports:
     stem = "aed-readiness-darong-b-2026-10-01-month-zh"
     assert aed_zh.files == [f"{stem}.pdf", f"{stem}.zip"]
     assert (aed_zh.period_start, aed_zh.period_end) == (m.MONTH_START, m.MONTH_END)
+    delivered = {"ok": True, "error": None, "attempts": 1, "last_attempt_at": NOW.isoformat(),
+                 "next_attempt_at": None, "gave_up": False}  # fmt: skip
     assert aed_zh.sent == [
-        {"receiver": "facility-manager", "ok": True, "error": None},
-        {"receiver": "city", "ok": True, "error": None},
+        {"receiver": "facility-manager", **delivered},
+        {"receiver": "city", **delivered},
     ]
+    assert aed_zh.retry_at is None
     pdf = (tmp_path / "reports" / str(aed_zh.id) / f"{stem}.pdf").read_bytes()
     assert "AED 就绪与响应报告" in pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
 

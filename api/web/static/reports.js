@@ -4,6 +4,7 @@
 
 import { CONFIG, t } from "./common.js";
 import { TOKEN_KEY } from "./api.js";
+import { sendingItem } from "./report_sending.js";
 
 const token = sessionStorage.getItem(TOKEN_KEY);
 const form = document.getElementById("report-form");
@@ -80,6 +81,8 @@ async function kept() {
       entry.append(link);
       list.append(entry);
     }
+    const sending = sendingItem(item);
+    if (sending) list.append(sending);
   }
 }
 
