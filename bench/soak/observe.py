@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import http.server
 import re
+import struct
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -147,6 +149,37 @@ class WebhookReceiver:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+# mosquitto's persistence file (format 6, mosquitto 2.0): a header, then chunks of
+# (type: u32, length: u32, body). A CLIENT_MSG chunk is one message queued or in flight for one
+# client's session: body = store id (u64), mid (u16), client id length (u16), qos, state, retain
+# and dup, direction (u8 each), then the client id.
+_DB_MAGIC = b"\x00\xb5\x00mosquitto db"
+_CHUNK_CLIENT_MSG = 3
+
+
+def broker_session_queues(db: Path) -> dict[str, int]:
+    """Per client id, the messages the broker saved as queued or in flight for its session, read
+    from the persistence file a stopped mosquitto wrote: the exact queues, where `$SYS` counts can
+    only be sampled (and count the `$SYS` messages on their way to whoever watches them)."""
+    data = db.read_bytes()
+    if not data.startswith(_DB_MAGIC):
+        raise ValueError(f"{db}: not a mosquitto persistence file")
+    (version,) = struct.unpack(">I", data[19:23])
+    if version != 6:
+        raise ValueError(f"{db}: persistence format {version}, only 6 (mosquitto 2.0) is read")
+    queues: dict[str, int] = {}
+    at = 23
+    while at + 8 <= len(data):
+        kind, length = struct.unpack(">II", data[at : at + 8])
+        body = data[at + 8 : at + 8 + length]
+        at += 8 + length
+        if kind == _CHUNK_CLIENT_MSG:
+            (id_length,) = struct.unpack(">H", body[10:12])
+            client = body[16 : 16 + id_length].decode(errors="replace")
+            queues[client] = queues.get(client, 0) + 1
+    return queues
 
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([0-9.eE+-]+|NaN|\+Inf|-Inf)$", re.MULTILINE)

@@ -190,16 +190,20 @@ def checks(outcome: Outcome) -> tuple[list[Check], dict[str, object]]:
             ", ".join(f"{p} {'n/a' if g is None else f'{g:+.1%}'}" for p, g in sorted(growth.items())),
         )
     )
+    louyu_queues = {c: n for c, n in (outcome.session_queues or {}).items() if not c.startswith("soak-")}
+    own_queues = {c: n for c, n in (outcome.session_queues or {}).items() if c.startswith("soak-")}
     result.append(
         Check(
             "the broker's queues back to zero",
-            outcome.queued_at_end == 0,
-            f"messages stored beyond the retained ones: {outcome.queued_at_end}"
-            + (
-                f" (held by: {outcome.queue_holder or 'no part; emptied by none of their stops'})"
-                if outcome.queued_at_end
-                else ""
-            ),
+            outcome.session_queues is not None and not louyu_queues,
+            (
+                f"could not read the broker's saved sessions: {outcome.session_queues_error}"
+                if outcome.session_queues is None
+                else f"messages queued for louyu's sessions when the broker stopped: {louyu_queues or 'none'}"
+            )
+            + f" (the soak's own clients, which left first: {own_queues or 'none'}); $SYS stored beyond"
+            f" retained at the end: {outcome.queued_at_end}, after stopping each part in turn:"
+            f" {outcome.queued_after_stop}",
         )
     )
     result.append(

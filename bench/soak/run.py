@@ -17,7 +17,7 @@ from bench.soak import district
 from bench.soak.faults import Fault, Injector, SpoolDisk
 from bench.soak.incidents import Incident, Script, plan
 from bench.soak.load import Load
-from bench.soak.observe import Seen, Watcher, WebhookReceiver, scrape
+from bench.soak.observe import Seen, Watcher, WebhookReceiver, broker_session_queues, scrape
 from bench.soak.system import System
 
 MEASUREMENT_FIELD = {
@@ -54,11 +54,14 @@ class Outcome:
     seen: list[Seen]
     webhook_refused: int
     samples: Samples
-    queued_at_end: int | None
-    queue_holder: str | None  # when the queue was not empty: the part whose stop emptied it
+    queued_at_end: int | None  # $SYS: stored beyond retained, the fewest over the last 5 s
     per_second: list[tuple[float, int]]
     drained_in_s: float
     unacknowledged: int
+    # Per client id, what the broker saved as queued for its session once everything stopped.
+    session_queues: dict[str, int] | None = None
+    session_queues_error: str | None = None
+    queued_after_stop: dict[str, int | None] = field(default_factory=dict)
 
 
 def routing_file(path: Path, webhook_url: str) -> Path:
@@ -120,6 +123,7 @@ def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int)
     samples, stop_sampling = Samples(), threading.Event()
     watcher: Watcher | None = None
     load: Load | None = None
+    outcome: Outcome | None = None
     try:
         system.start()
         watcher = Watcher("127.0.0.1", system.broker.port)
@@ -164,10 +168,17 @@ def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int)
         drained_in = time.time() - ended
         time.sleep(6)  # the broker's $SYS count is a second behind; queued() reads the last 5 s
         queued = watcher.queued()
-        holder = _queue_holder(system, watcher) if queued else None
+        # Then each part stopped in turn, the count read again: a part's connection that holds
+        # messages (a clean session's in-flight ones leave no trace in the saved sessions) shows
+        # as the step where the count falls.
+        queued_after_stop: dict[str, int | None] = {}
+        for name, part in reversed(system.parts.items()):
+            part.stop()
+            time.sleep(2.5)
+            queued_after_stop[name] = watcher.queued(over_s=1.2)
         stop_sampling.set()
         sampler.join(5)
-        return Outcome(
+        outcome = Outcome(
             duration_s,
             rate,
             started,
@@ -184,11 +195,12 @@ def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int)
             webhook.refused,
             samples,
             queued,
-            holder,
             load.per_second,
             drained_in,
             load.unacknowledged(),
         )
+        outcome.queued_after_stop = queued_after_stop
+        return outcome
     finally:
         stop_sampling.set()
         if load is not None:
@@ -200,18 +212,12 @@ def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int)
         with contextlib.suppress(Exception):
             system.stop()
         spool.unmount()
-
-
-def _queue_holder(system: System, watcher: Watcher) -> str | None:
-    """Which part holds what the broker still stores: stop the parts one by one (the API first, the
-    collector last) until the count falls. Only when the queue did not empty, so the verdict can say
-    whose it was."""
-    for name, part in reversed(system.parts.items()):
-        part.stop()
-        time.sleep(3)
-        if watcher.queued(over_s=1.5) == 0:
-            return name
-    return None
+        if outcome is not None:
+            # The broker wrote its sessions when it stopped: what is still queued for whom.
+            try:
+                outcome.session_queues = broker_session_queues(system.broker.workdir / "mosquitto.db")
+            except (OSError, ValueError) as error:
+                outcome.session_queues_error = str(error)
 
 
 def _settled(incidents: list[Incident], seen: list[Seen], webhook: list[Seen]) -> bool:
