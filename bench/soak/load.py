@@ -72,10 +72,27 @@ class Load:
         self.client.on_publish = self._on_publish
         self.client.reconnect_delay_set(1, 2)
         self.client.connect(host, port, keepalive=10)
+        # The incident steps leave on a connection of their own, as a cabinet has its own (a
+        # sensor account each): on the walk's connection they would queue in this process behind
+        # whatever the walk has not sent yet, and the latency measured would be the load
+        # generator's, not louyu's.
+        self._cabinet_pending: dict[int, str] = {}
+        self._cabinet_early: set[int] = set()
+        self.cabinets = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id="soak-cabinets",
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+        )
+        self.cabinets.max_queued_messages_set(0)
+        self.cabinets.on_publish = self._on_cabinet_publish
+        self.cabinets.reconnect_delay_set(1, 2)
+        self.cabinets.connect(host, port, keepalive=10)
 
     # -- the thread --------------------------------------------------------------------------
     def start(self) -> None:
         self.client.loop_start()
+        self.cabinets.loop_start()
         self._thread.start()
 
     def stop(self) -> None:
@@ -83,12 +100,13 @@ class Load:
         self._thread.join(10)
 
     def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+        for client in (self.client, self.cabinets):
+            client.loop_stop()
+            client.disconnect()
 
     def unacknowledged(self) -> int:
         with self._lock:
-            return len(self._pending) + len(self._backlog) + len(self._held_out)
+            return len(self._pending) + len(self._backlog) + len(self._held_out) + len(self._cabinet_pending)
 
     def _run(self) -> None:
         started = time.monotonic()
@@ -136,7 +154,8 @@ class Load:
         return ts + self.skew.get(device.building, 0)
 
     def _emit(self, device: Device) -> None:
-        ts = self._stamp(device)
+        with self._lock:  # the incidents' thread stamps too: one order of stamps per device
+            ts = self._stamp(device)
         what = "skewed" if device.building in self.skew else device.kind
         message = (device.topic, self.payload(device, ts), what)
         with self._lock:
@@ -147,12 +166,33 @@ class Load:
                 self._backlog.append(message)
 
     def send_now(self, device: Device) -> None:
-        """An incident step: out at once, ahead of the regular walk."""
-        ts = self._stamp(device)
+        """An incident step: out at once, on the cabinets' own connection."""
         with self._lock:
+            ts = self._stamp(device)
             self.counts.made += 1
-            self._backlog.appendleft((device.topic, self.payload(device, ts), device.kind))
-        self._flush()
+        # Outside the lock: paho calls on_publish holding its own lock, and that callback takes ours.
+        info = self.cabinets.publish(device.topic, self.payload(device, ts), qos=1)
+        with self._lock:
+            if info.mid in self._cabinet_early:  # acknowledged before we got here
+                self._cabinet_early.discard(info.mid)
+                self._count(device.kind)
+            else:
+                self._cabinet_pending[info.mid] = device.kind
+
+    def _on_cabinet_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            what = self._cabinet_pending.pop(mid, None)
+            if what is None:
+                self._cabinet_early.add(mid)
+            else:
+                self._count(what)
 
     def hold(self, buildings: set[str]) -> None:
         with self._lock:

@@ -291,6 +291,21 @@ def plot(outcome: Outcome, figures: dict[str, object], path: Path) -> None:
         if b[0] > a[0] and b[1] >= a[1]
     ]
     rates.plot([t for t, _ in rate_w], [r for _, r in rate_w], lw=0.7, label="points written /s (collector)")
+    evaluated = outcome.samples.evaluated
+    rate_e = [
+        (b[0] - t0, max(0.0, (b[1] - a[1]) / (b[0] - a[0])))
+        for a, b in itertools.pairwise(evaluated)
+        if b[0] > a[0] and b[1] >= a[1]  # a restarted engine counts from zero: no rate across it
+    ]
+    rates.plot([t for t, _ in rate_e], [r for _, r in rate_e], lw=0.7, label="messages evaluated /s (rules)")
+    if outcome.samples.lanes:
+        rates.plot(
+            [t - t0 for t, _, _ in outcome.samples.lanes],
+            [u + b for _, u, b in outcome.samples.lanes],
+            lw=0.7,
+            ls=":",
+            label="waiting in the rules engine's lanes",
+        )
     spool = outcome.samples.spool
     if spool:
         ax2 = rates.twinx()

@@ -35,6 +35,8 @@ class Samples:
     rss: dict[str, list[tuple[float, float, int]]] = field(default_factory=dict)  # part -> (t, MB, pid)
     written: list[tuple[float, float]] = field(default_factory=list)  # collector points written (t, total)
     spool: list[tuple[float, float]] = field(default_factory=list)
+    evaluated: list[tuple[float, float]] = field(default_factory=list)  # rules engine messages (t, total)
+    lanes: list[tuple[float, float, float]] = field(default_factory=list)  # (t, urgent, bulk) waiting
 
 
 @dataclass
@@ -109,6 +111,14 @@ def sample_forever(system: System, samples: Samples, stop: threading.Event) -> N
             samples.written.append((now, metrics["louyu_collector_points_written_total"]))
         if "louyu_collector_spool_points" in metrics:
             samples.spool.append((now, metrics["louyu_collector_spool_points"]))
+        rules = scrape(system.parts["rules"].metrics_url)
+        total = sum(v for k, v in rules.items() if k.startswith("louyu_rules_messages_total{"))
+        if total:
+            samples.evaluated.append((now, total))
+        urgent = rules.get('louyu_rules_lane_messages{lane="urgent"}')
+        bulk = rules.get('louyu_rules_lane_messages{lane="bulk"}')
+        if urgent is not None and bulk is not None:
+            samples.lanes.append((now, urgent, bulk))
 
 
 def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int) -> Outcome:
