@@ -7,6 +7,7 @@ the same factor (an influxd outage of 10 minutes becomes 1 minute in a 3-minute 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import subprocess
 import threading
@@ -75,10 +76,22 @@ class SpoolDisk:
         return "" if self.mounted else f"not run: cannot mount a tmpfs ({done.stderr.strip()})"
 
     def fill(self, leave_bytes: int = 64 * 1024) -> None:
-        stat = os.statvfs(self.path)
-        free = stat.f_bavail * stat.f_frsize
+        # The spool keeps writing meanwhile (InfluxDB is down when this strikes): what was free a
+        # moment ago may be gone, so take what is free again, a little less each time.
         with self.filler.open("wb") as out:
-            os.posix_fallocate(out.fileno(), 0, max(0, free - leave_bytes))
+            for attempt in range(8):
+                stat = os.statvfs(self.path)
+                have = os.fstat(out.fileno()).st_blocks * 512
+                want = have + stat.f_bavail * stat.f_frsize - leave_bytes - attempt * 1024 * 1024
+                if want <= have:
+                    return
+                try:
+                    os.posix_fallocate(out.fileno(), 0, want)
+                    return
+                except OSError as error:
+                    if error.errno != errno.ENOSPC:
+                        raise
+            raise OSError(errno.ENOSPC, "the spool's disk kept filling faster than it could be filled")
 
     def empty(self) -> None:
         with contextlib.suppress(FileNotFoundError):
