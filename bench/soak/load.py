@@ -48,6 +48,31 @@ class Counts:
         return sum(self.valid.values())
 
 
+class Acks:
+    """One connection's QoS 1 readings between publish() and the broker's acknowledgement, which
+    may come first: paho's thread can see the PUBACK before publish() has returned the mid.
+    Callers hold the load's lock."""
+
+    def __init__(self, count: Callable[[str], None]) -> None:
+        self.count = count
+        self.pending: dict[int, str] = {}  # mid -> what it counts as
+        self.early: set[int] = set()
+
+    def sent(self, mid: int, what: str) -> None:
+        if mid in self.early:
+            self.early.discard(mid)
+            self.count(what)
+        else:
+            self.pending[mid] = what
+
+    def acknowledged(self, mid: int) -> None:
+        what = self.pending.pop(mid, None)
+        if what is None:
+            self.early.add(mid)
+        else:
+            self.count(what)
+
+
 class Load:
     def __init__(self, host: str, port: int, devices: list[Device], rate: float) -> None:
         self.devices, self.rate = devices, rate
@@ -57,15 +82,18 @@ class Load:
         self.held: set[str] = set()  # buildings whose gateway holds its readings (a burst to come)
         self._held_out: list[tuple[str, bytes, str]] = []
         self._backlog: collections.deque[tuple[str, bytes, str]] = collections.deque()
-        self._pending: dict[int, str] = {}  # mid -> what it counts as
-        self._early: set[int] = set()
+        self._walk_acks = Acks(self._count)
         self._lock = threading.Lock()
         self._last_ts: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="soak-load", daemon=True)
         self.per_second: list[tuple[float, int]] = []  # (wall seconds, readings made that second)
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id="soak-load", clean_session=False, protocol=mqtt.MQTTv311
+            CallbackAPIVersion.VERSION2,
+            client_id="soak-load",
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            userdata=self._walk_acks,
         )
         self.client.max_inflight_messages_set(2000)
         self.client.max_queued_messages_set(0)
@@ -76,16 +104,16 @@ class Load:
         # sensor account each): on the walk's connection they would queue in this process behind
         # whatever the walk has not sent yet, and the latency measured would be the load
         # generator's, not louyu's.
-        self._cabinet_pending: dict[int, str] = {}
-        self._cabinet_early: set[int] = set()
+        self._cabinet_acks = Acks(self._count)
         self.cabinets = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id="soak-cabinets",
             clean_session=False,
             protocol=mqtt.MQTTv311,
+            userdata=self._cabinet_acks,
         )
         self.cabinets.max_queued_messages_set(0)
-        self.cabinets.on_publish = self._on_cabinet_publish
+        self.cabinets.on_publish = self._on_publish
         self.cabinets.reconnect_delay_set(1, 2)
         self.cabinets.connect(host, port, keepalive=10)
 
@@ -106,7 +134,12 @@ class Load:
 
     def unacknowledged(self) -> int:
         with self._lock:
-            return len(self._pending) + len(self._backlog) + len(self._held_out) + len(self._cabinet_pending)
+            return (
+                len(self._walk_acks.pending)
+                + len(self._backlog)
+                + len(self._held_out)
+                + len(self._cabinet_acks.pending)
+            )
 
     def _run(self) -> None:
         started = time.monotonic()
@@ -173,26 +206,7 @@ class Load:
         # Outside the lock: paho calls on_publish holding its own lock, and that callback takes ours.
         info = self.cabinets.publish(device.topic, self.payload(device, ts), qos=1)
         with self._lock:
-            if info.mid in self._cabinet_early:  # acknowledged before we got here
-                self._cabinet_early.discard(info.mid)
-                self._count(device.kind)
-            else:
-                self._cabinet_pending[info.mid] = device.kind
-
-    def _on_cabinet_publish(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        mid: int,
-        reason: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        with self._lock:
-            what = self._cabinet_pending.pop(mid, None)
-            if what is None:
-                self._cabinet_early.add(mid)
-            else:
-                self._count(what)
+            self._cabinet_acks.sent(info.mid, device.kind)
 
     def hold(self, buildings: set[str]) -> None:
         with self._lock:
@@ -220,28 +234,20 @@ class Load:
             # MQTT_ERR_NO_CONN: the connection just dropped, and paho keeps the QoS 1 message to
             # send on reconnection; it is pending like the others.
             with self._lock:
-                if info.mid in self._early:
-                    self._early.discard(info.mid)
-                    self._count(what)
-                else:
-                    self._pending[info.mid] = what
+                self._walk_acks.sent(info.mid, what)
             if info.rc == mqtt.MQTT_ERR_NO_CONN:
                 return
 
     def _on_publish(
         self,
         client: mqtt.Client,
-        userdata: object,
+        acks: Acks,
         mid: int,
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
         with self._lock:
-            what = self._pending.pop(mid, None)
-            if what is None:
-                self._early.add(mid)
-            else:
-                self._count(what)
+            acks.acknowledged(mid)
 
     def _count(self, what: str) -> None:
         if what == "skewed":

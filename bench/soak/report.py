@@ -27,12 +27,13 @@ class Check:
     detail: str
 
 
-def windows(faults: list[Fault]) -> list[tuple[float, float]]:
-    return [(f.started, (f.ended or f.started) + FAULT_MARGIN_S) for f in faults if f.started is not None]
-
-
-def during_fault(at: float, spans: list[tuple[float, float]]) -> bool:
-    return any(start <= at <= end for start, end in spans)
+def in_force(at: float, faults: list[Fault]) -> list[str]:
+    """The faults whose window (and the few seconds after) holds `at`."""
+    return [
+        f.name
+        for f in faults
+        if f.started is not None and f.started <= at <= (f.ended or f.started) + FAULT_MARGIN_S
+    ]
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -47,32 +48,21 @@ def key(seen: Seen) -> tuple[str, str]:
     return seen.building, seen.device
 
 
-def incident_latencies(outcome: Outcome) -> dict[str, dict[str, list[float]]]:
+def incident_latencies(steps: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
     """Sensor-to-alert and sensor-to-handset, in ms, split by whether the step fell in a fault."""
-    spans = windows(outcome.faults)
     out: dict[str, dict[str, list[float]]] = {
         "sensor_to_alert": {"during": [], "outside": []},
         "sensor_to_handset": {"during": [], "outside": []},
     }
-    for incident in outcome.incidents:
-        device = (incident.device.building, incident.device.device)
-        for rule, step in STEP_OF_RULE.items():
-            sent = incident.steps.get(step)
-            if sent is None:
-                continue
-            when = "during" if during_fault(sent, spans) else "outside"
-            for name, source in (("sensor_to_alert", "alert"), ("sensor_to_handset", "handset")):
-                times = [
-                    s.at
-                    for s in outcome.seen
-                    if s.source == source and key(s) == device and s.rule == rule and s.event == "raised"
-                ]
-                if times:
-                    out[name][when].append((min(times) - sent) * 1000)
+    for row in steps:
+        when = "during" if row["faults"] else "outside"
+        for name, column in (("sensor_to_alert", "alert_ms"), ("sensor_to_handset", "handset_ms")):
+            if row[column] is not None:
+                out[name][when].append(row[column])
     return out
 
 
-def step_latencies(outcome: Outcome) -> list[dict[str, object]]:
+def step_latencies(outcome: Outcome) -> list[dict[str, Any]]:
     """Every alerting step on its own: when it was sent, its two latencies and the faults in force,
     so that a slow one can be traced to what was happening."""
     out: list[dict[str, object]] = []
@@ -82,15 +72,11 @@ def step_latencies(outcome: Outcome) -> list[dict[str, object]]:
             sent = incident.steps.get(step)
             if sent is None:
                 continue
-            row: dict[str, object] = {
+            row: dict[str, Any] = {
                 "at_s": round(sent - outcome.started, 1),
                 "device": f"{device[1]}@{device[0]}",
                 "step": step,
-                "faults": [
-                    f.name
-                    for f in outcome.faults
-                    if f.started is not None and f.started <= sent <= (f.ended or f.started) + FAULT_MARGIN_S
-                ],
+                "faults": in_force(sent, outcome.faults),
             }
             for name, source in (("alert_ms", "alert"), ("handset_ms", "handset")):
                 times = [
@@ -100,7 +86,7 @@ def step_latencies(outcome: Outcome) -> list[dict[str, object]]:
                 ]
                 row[name] = round((min(times) - sent) * 1000, 1) if times else None
             out.append(row)
-    return sorted(out, key=lambda r: float(r["at_s"]))  # type: ignore[arg-type]
+    return sorted(out, key=lambda r: float(r["at_s"]))
 
 
 def memory_growth(outcome: Outcome) -> dict[str, float | None]:
@@ -213,7 +199,8 @@ def checks(outcome: Outcome) -> tuple[list[Check], dict[str, object]]:
             "; ".join(outcome.fault_errors) or "all",
         )
     )
-    latencies = incident_latencies(outcome)
+    steps = step_latencies(outcome)
+    latencies = incident_latencies(steps)
     figures: dict[str, object] = {
         "duration_s": outcome.duration_s,
         "rate_per_s": outcome.rate,
@@ -225,7 +212,7 @@ def checks(outcome: Outcome) -> tuple[list[Check], dict[str, object]]:
             name: {when: percentiles(values) for when, values in split.items()}
             for name, split in latencies.items()
         },
-        "steps": step_latencies(outcome),
+        "steps": steps,
         "memory_growth": growth,
         "peak_rss_mb": {p: max(mb for _, mb, _ in s) for p, s in outcome.samples.rss.items()},
         "faults": [
