@@ -21,8 +21,12 @@ every device is then EXTRAPOLATED, and printed as such: the month without the sp
 spaces' share of the day (day with every device minus day without) times the month-to-day ratio
 measured on tower-000's spaces. Its page and PDF list at most 200 devices (as the day's did).
 
-    python -m bench.reports_month            # the full district: about 12 minutes on 2 cores
-    BENCH_REPORTS_BUILDINGS=5 python -m bench.reports_month   # 5,000 devices: about 2 minutes
+Duration on the shared 2-core machine under other test suites (load average 7-13): about 26
+minutes for the full district, 15 of them writing its 51 M points; 3 minutes with 2 buildings.
+Figures: docs/reports.md#performance.
+
+    python -m bench.reports_month                             # what `make bench` runs
+    BENCH_REPORTS_BUILDINGS=2 python -m bench.reports_month   # a 2,000-device district
 """
 
 from __future__ import annotations
