@@ -219,7 +219,7 @@ def district_run(tmp: str, baseline: dict[str, float]) -> None:
         only_first = subset(registry, lambda d: d.kind == "parking_space" and d.building == first)
         q = "data-quality"
         month_rest, _ = measure("district month -spaces", no_spaces, url, server, q, baseline=baseline)
-        day_all, day_total = measure("district day", registry, url, server, q, DAY, baseline=baseline)
+        day_all, day_total = measure("district day", registry, url, server, q, DAY)
         day_rest, _ = measure("district day -spaces", no_spaces, url, server, q, DAY)
         one_month, _ = measure(f"{first} spaces month", only_first, url, server, q, building=first)
         one_day, _ = measure(f"{first} spaces day", only_first, url, server, q, DAY, building=first)
