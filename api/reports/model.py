@@ -64,6 +64,16 @@ class Table:
     title: Text
     columns: list[Column]
     rows: list[list[Cell]] = field(default_factory=list)
+    # The page and the PDF set the first `shown` rows only (None: all of them), then `more`, which
+    # says what they leave out: a district's table of 100,000 devices is read in the CSV, which
+    # always holds every row.
+    shown: int | None = None
+    more: Text | None = None
+
+    @property
+    def displayed(self) -> list[list[Cell]]:
+        """The rows the page and the PDF set."""
+        return self.rows if self.shown is None else self.rows[: self.shown]
 
 
 @dataclass(slots=True)

@@ -22,6 +22,11 @@ Figures:
   the section says the counts are a lower bound.
 Only the devices of the registry are reported: readings of unknown devices are kept apart in the
 quarantine and never reach the measurements.
+
+What is read where: the page and the PDF give the summary by kind and by building, then the devices
+with a problem (a share under 100 % or a silent period), worst first, and the silent periods, at
+most `SHOWN_ROWS` of each, saying how many more there are; the CSV files hold every device and
+every silent period. A district's 100,000 rows are a spreadsheet's work, not a manager's page.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from collector.cadence import HEARTBEAT_MS
 from collector.dead_letters import DeadLetters
 from collector.registry import DeviceInfo, Registry
 
-__all__ = ["REQUIRED_FIELD", "SILENCE_FACTOR", "build_quality_sections"]
+__all__ = ["REQUIRED_FIELD", "SHOWN_ROWS", "SILENCE_FACTOR", "build_quality_sections"]
 
 # The field every reading of a kind carries (contract section 1): counting it counts readings.
 REQUIRED_FIELD: Final = {
@@ -52,8 +57,11 @@ REQUIRED_FIELD: Final = {
 # A gap of three heartbeats: two missed beats in a row happen on a busy radio; three is a device
 # or gateway that stopped.
 SILENCE_FACTOR: Final = 3
-# The timeline draws the devices silent longest; the table lists them all.
+# The timeline draws the devices silent longest; the CSV lists them all.
 TIMELINE_ROWS: Final = 20
+# Rows of the devices and silent-periods tables on the page and in the PDF (the CSV has them all):
+# a few pages of A4, as many as someone fixing devices works through in a sitting.
+SHOWN_ROWS: Final = 200
 KIND_TEXT: Final = {
     "parking_space": Text("车位传感器", "parking spaces"),
     "parking_lot": Text("停车场计数器", "lot counters"),
@@ -159,6 +167,7 @@ async def build_quality_sections(
     silences: list[_Silence] = []
     device_rows: list[list[Cell]] = []
     by_kind: dict[str, list[int]] = {k: [0, 0, 0, 0] for k in kinds}  # devices, expected, received, silent
+    by_building: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for device in devices:
         key = (device.kind, device.building, device.device)
         expected, got = expected_of[device.kind], received.get(key, 0)
@@ -166,11 +175,11 @@ async def build_quality_sections(
         mine = [_Silence(device, a, b) for a, b in _joined(spans, silence_factor * HEARTBEAT_MS[device.kind])]
         silences += mine
         counted = min(got, expected)
-        tally = by_kind[device.kind]
-        tally[0] += 1
-        tally[1] += expected
-        tally[2] += counted
-        tally[3] += 1 if mine else 0
+        for tally in (by_kind[device.kind], by_building[device.building]):
+            tally[0] += 1
+            tally[1] += expected
+            tally[2] += counted
+            tally[3] += 1 if mine else 0
         device_rows.append(
             [
                 device.building,
@@ -183,7 +192,12 @@ async def build_quality_sections(
                 round(sum(s.minutes for s in mine), 1),
             ]
         )
-    device_rows.sort(key=lambda r: (float(r[5] or 0), str(r[0]), str(r[1]), str(r[2])))
+    # Devices with a problem first (a share under 100 % or a silent period), the lowest share and
+    # then the longest silence first; so the page's first rows are the worst.
+    device_rows.sort(
+        key=lambda r: (not _problem(r), float(r[5] or 0), -float(r[7] or 0), str(r[0]), str(r[1]), str(r[2]))
+    )
+    problems = sum(1 for r in device_rows if _problem(r))
     silences.sort(key=lambda s: (s.start_ms, s.device.building, s.device.device))
 
     readings = Section("readings", Text("读数到达情况", "Readings received"))
@@ -204,8 +218,24 @@ async def build_quality_sections(
     )
     readings.tables.append(
         Table(
+            "by-building",
+            Text("按楼宇", "By building"),
+            [
+                Column("building", Text("楼宇", "Building")),
+                Column("devices", Text("设备数", "Devices")),
+                Column("expected", Text("应收读数", "Readings expected")),
+                Column("received", Text("实收读数", "Readings received")),
+                Column("share", Text("到达率", "Share received"), "%"),
+                Column("devices_silent", Text("有静默期的设备", "Devices with silent periods")),
+            ],
+            [[b, t[0], t[1], t[2], pct(t[2], t[1]), t[3]] for b, t in by_building.items()],
+        )
+    )
+    listed = min(problems, SHOWN_ROWS)
+    readings.tables.append(
+        Table(
             "devices",
-            Text("各设备（到达率低者在前）", "Each device, lowest share first"),
+            Text("有问题的设备（最差者在前）", "Devices with problems, worst first"),
             [
                 Column("building", Text("楼宇", "Building")),
                 Column("kind", Text("类型", "Kind")),
@@ -217,6 +247,8 @@ async def build_quality_sections(
                 Column("silent_minutes", Text("静默时长", "Time silent"), "min"),
             ],
             device_rows,
+            shown=listed,
+            more=_devices_left_out(problems - listed, len(device_rows) - problems),
         )
     )
     readings.tables.append(
@@ -245,6 +277,8 @@ async def build_quality_sections(
                 ]
                 for s in silences
             ],
+            shown=min(len(silences), SHOWN_ROWS),
+            more=_periods_left_out(len(silences) - SHOWN_ROWS),
         )
     )
     if kinds:
@@ -293,6 +327,31 @@ async def build_quality_sections(
         f"{len(silences)} silent periods.",
     )
     return [readings, _rejections(period, scope, dead_letters)]
+
+
+def _problem(row: list[Cell]) -> bool:
+    """A device row (see `devices`) whose share is under 100 % or that had a silent period."""
+    return float(row[5] or 0) < 100 or bool(row[6])
+
+
+def _devices_left_out(problems: int, fine: int) -> Text | None:
+    """What the page's devices table leaves out (None: nothing)."""
+    zh, en = [], []
+    if problems > 0:
+        zh.append(f"另有 {problems} 台有问题的设备未列出。")
+        en.append(f"{problems} more devices with problems are not listed here.")
+    if fine > 0:
+        zh.append(f"{fine} 台设备读数齐全、没有静默期，未列出。")
+        en.append(f"{fine} devices received every expected reading and had no silent period.")
+    if not zh:
+        return None
+    return Text("".join(zh) + "全部设备见 CSV。", " ".join(en) + " Every device is in the CSV.")
+
+
+def _periods_left_out(more: int) -> Text | None:
+    if more <= 0:
+        return None
+    return Text(f"另有 {more} 段静默期未列出，全部见 CSV。", f"{more} more silent periods are in the CSV.")
 
 
 def _rejections(period: Period, scope: Scope, dead_letters: DeadLetters | None) -> Section:

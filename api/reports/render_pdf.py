@@ -68,8 +68,9 @@ def _chart(chart: Chart, width: float, lang: Language) -> list[Flowable]:
 
 def _table(table: Table, width: float, lang: Language) -> list[Flowable]:
     title = _text(table.title(lang), _BODY)
-    if not table.rows:
-        return [title, _text(labels.NO_ROWS(lang), _CAPTION), Spacer(1, 3 * mm)]
+    more = [_text(table.more(lang), _CAPTION)] if table.more is not None else []
+    if not table.displayed:
+        return [title, _text(labels.NO_ROWS(lang), _CAPTION), *more, Spacer(1, 3 * mm)]
     data: list[list[str | Paragraph]] = [[_text(labels.heading(c, lang), _HEAD) for c in table.columns]]
     # A cell that fits its column is set as a plain string (a Paragraph per cell made a district's
     # PDF take a minute); a longer one as a Paragraph, which wraps.
@@ -78,7 +79,7 @@ def _table(table: Table, width: float, lang: Language) -> list[Flowable]:
     def cell(text: str) -> str | Paragraph:
         return text if pdfmetrics.stringWidth(text, FONT, _CELL.fontSize) <= room else _text(text, _CELL)
 
-    data += [[cell(cell_text(value)) for value in row] for row in table.rows]
+    data += [[cell(cell_text(value)) for value in row] for row in table.displayed]
     grid = PdfTable(data, colWidths=[width / len(table.columns)] * len(table.columns), repeatRows=1)
     grid.setStyle(
         TableStyle(
@@ -92,7 +93,7 @@ def _table(table: Table, width: float, lang: Language) -> list[Flowable]:
             ]
         )
     )
-    return [title, grid, Spacer(1, 4 * mm)]
+    return [title, grid, *more, Spacer(1, 4 * mm)]
 
 
 def render(report: Report, lang: Language, *, timezone: str, building_name: str | None = None) -> bytes:
