@@ -192,11 +192,16 @@ def checks(outcome: Outcome) -> tuple[list[Check], dict[str, object]]:
             f" {outcome.queued_after_stop}",
         )
     )
+    # Faults run one after the other: a restart that takes long delays the next, and one still
+    # waiting when the soak ends never strikes. Each must have struck, and a window must have
+    # closed; how late each one started is in the list of faults printed above.
+    unstruck = [f.name for f in outcome.faults if f.started is None or (f.nominal_s and f.ended is None)]
     result.append(
         Check(
             "every fault struck as scheduled",
-            not outcome.fault_errors,
-            "; ".join(outcome.fault_errors) or "all",
+            not outcome.fault_errors and not unstruck,
+            "; ".join(outcome.fault_errors + [f"{name}: did not strike before the end" for name in unstruck])
+            or "all",
         )
     )
     steps = step_latencies(outcome)
@@ -219,6 +224,7 @@ def checks(outcome: Outcome) -> tuple[list[Check], dict[str, object]]:
             {
                 "name": f.name,
                 "started_s": None if f.started is None else round(f.started - outcome.started, 1),
+                "planned_s": round(f.at * outcome.duration_s, 1),
                 "length_s": None if f.started is None or f.ended is None else round(f.ended - f.started, 1),
                 "note": f.note,
             }
@@ -235,7 +241,9 @@ def write(outcome: Outcome, out: Path) -> bool:
     ]
     for fault in figures["faults"]:  # type: ignore[attr-defined]
         note = f" ({fault['note']})" if fault["note"] else ""
-        lines.append(f"  fault at {fault['started_s']} s: {fault['name']}{note}")
+        lines.append(
+            f"  fault at {fault['started_s']} s (planned {fault['planned_s']} s): {fault['name']}{note}"
+        )
     for name, split in figures["latency_ms"].items():  # type: ignore[attr-defined]
         for when, p in split.items():
             if p["n"]:
