@@ -22,8 +22,7 @@ from api import docs_page, errors, responses
 from api.body_limit import BodyLimitMiddleware
 from api.compression import CompressionMiddleware
 from api.config import VERSION, ApiConfig
-from api.history import last_values_statements, seed_targets
-from api.influx import InfluxError, InfluxQueryClient
+from api.influx import InfluxQueryClient
 from api.methods import MethodsMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.mqtt_feed import MqttFeed
@@ -33,12 +32,12 @@ from api.reports.archive import ReportArchive
 from api.reports.service import ReportService
 from api.response_headers import ApiHeadersMiddleware
 from api.routes import ROUTERS
+from api.seeding import start_seeding
 from api.state import ApiState, utc_now
 from api.stream_slots import StreamSlots
 from api.tokens import TokenStore
 from collector.area_clock import REAL, AreaClock
 from collector.latest import LatestState
-from collector.models import KINDS, NAME_RE, DeviceKey
 from collector.registry import Registry
 from rules.config import RuleSet, load_rules
 from rules.notify.config import RoutingConfig, load_routing
@@ -118,10 +117,17 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state.wakeup.closed = False
+        seeding: asyncio.Task[int] | None = None
         if state.history is not None:
             await state.history.open()
             if config.seed_from_influx:
-                await seed_latest(state.history, state.devices, config.seed_timeout_s)
+                seeding = await start_seeding(
+                    state.history,
+                    state.devices,
+                    state.registry,
+                    config.seed_timeout_s,
+                    config.seed_background_s,
+                )
         if config.mqtt is not None:
             state.feed = MqttFeed(config.mqtt, state.devices, state.wakeup.notify, config.mqtt_client_id)
             state.feed.start()
@@ -129,6 +135,8 @@ def create_app(
         try:
             yield
         finally:
+            if seeding is not None:
+                seeding.cancel()
             state.wakeup.close()
             for drill in list(state.drills):
                 drill.cancel()
@@ -177,28 +185,3 @@ def mount_web(app: FastAPI, state: ApiState) -> None:
     mount = getattr(web, "mount", None)
     if callable(mount):
         mount(app, state)
-
-
-async def seed_latest(client: InfluxQueryClient, table: LatestState, timeout_s: float) -> int:
-    """Fill the latest-state table with InfluxDB's last values, so that a restarted API does not
-    show every device as silent until it speaks again. Best effort: a slow or absent InfluxDB
-    only delays this by `timeout_s`."""
-    try:
-        results = await asyncio.wait_for(client.query_many(last_values_statements()), timeout_s)
-    except (InfluxError, TimeoutError) as error:
-        log.warning("seed_from_influx_failed", error=str(error)[:200])
-        return 0
-    seeded = 0
-    for (kind, name), series_list in zip(seed_targets(), results, strict=False):
-        if kind not in KINDS:
-            continue
-        for series in series_list:
-            building, device = series.tags.get("building", ""), series.tags.get("device", "")
-            if not (NAME_RE.fullmatch(building) and NAME_RE.fullmatch(device)):
-                continue
-            for row in series.values:
-                if len(row) >= 2 and row[1] is not None and isinstance(row[0], int):
-                    table.seed(DeviceKey(building, kind, device), name, row[1], row[0])
-                    seeded += 1
-    log.info("seeded_from_influx", values=seeded)
-    return seeded

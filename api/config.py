@@ -34,7 +34,12 @@ class ApiConfig(BaseModel):
     seed_from_influx: bool = Field(
         True, description="Seed the latest-state table from InfluxDB's last values at start-up"
     )
-    seed_timeout_s: float = Field(5.0, gt=0, description="How long the start-up seeding may take")
+    seed_timeout_s: float = Field(
+        5.0, gt=0, description="How long start-up waits for the seeding (the rest goes on in the background)"
+    )
+    seed_background_s: float = Field(
+        300.0, gt=0, description="How long the seeding may go on in all, in the background after start-up"
+    )
     # Event streams: re-read the store this often even without a wake-up (another process may
     # write events while the broker is down), and send a comment this often to keep proxies open.
     sse_poll_s: float = Field(2.0, gt=0, description="Event streams re-read the store at least this often")

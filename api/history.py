@@ -190,23 +190,20 @@ def influxql(query: HistoryQuery) -> str:
     )
 
 
-def last_values_statements() -> list[str]:
+def last_values_statements(kind: str | None = None) -> list[str]:
     """The newest value of every field of every device, for seeding the latest-state table.
 
     One selector per statement, so that InfluxDB returns the time of that point (with several
     selectors in one SELECT it returns the start of the range instead). Bounded to the seven
     days a reading may be late by, so that the query stays cheap on a long history.
     """
-    statements = []
-    for kind, fields in FIELDS.items():
-        for name in fields:
-            statements.append(
-                f'SELECT last({quote_ident(name)}) AS "v" FROM {quote_ident(kind)} '  # noqa: S608
-                f'WHERE time > now() - 7d GROUP BY "building", "device"'
-            )
-    return statements
+    return [
+        f'SELECT last({quote_ident(name)}) AS "v" FROM {quote_ident(k)} '  # noqa: S608
+        f'WHERE time > now() - 7d GROUP BY "building", "device"'
+        for k, name in seed_targets(kind)
+    ]
 
 
-def seed_targets() -> list[tuple[str, str]]:
+def seed_targets(kind: str | None = None) -> list[tuple[str, str]]:
     """(kind, field) for each statement of `last_values_statements`, in order."""
-    return [(kind, name) for kind, fields in FIELDS.items() for name in fields]
+    return [(k, name) for k, fields in FIELDS.items() if kind in (None, k) for name in fields]
