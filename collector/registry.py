@@ -178,6 +178,9 @@ class Registry:
     timezone: str
     buildings: dict[str, BuildingInfo]
     _devices: dict[tuple[str, str, str], DeviceInfo] = field(default_factory=dict)
+    # The same devices per building, in order: asking for one building's devices must not walk the
+    # whole district's (140 buildings x 98,000 devices took 4 s of every part's start).
+    _by_building: dict[str, list[DeviceInfo]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> Registry:
@@ -289,13 +292,17 @@ class Registry:
             )
             return
         lines[key] = line
-        self._devices[key] = info
+        self._put(key, info)
 
     def _add(self, info: DeviceInfo, where: Path | str) -> None:
         key = (info.building, info.kind, info.device)
         if key in self._devices:
             raise RegistryError(where, f"device {info.building}/{info.kind}/{info.device} is listed twice")
+        self._put(key, info)
+
+    def _put(self, key: tuple[str, str, str], info: DeviceInfo) -> None:
         self._devices[key] = info
+        self._by_building.setdefault(info.building, []).append(info)
 
     def add(self, info: DeviceInfo) -> None:
         self._add(info, "<added>")
@@ -313,11 +320,8 @@ class Registry:
         return len(self._devices)
 
     def devices(self, kind: str | None = None, building: str | None = None) -> list[DeviceInfo]:
-        return [
-            d
-            for d in self._devices.values()
-            if (kind is None or d.kind == kind) and (building is None or d.building == building)
-        ]
+        found = self._devices.values() if building is None else self._by_building.get(building, ())
+        return [d for d in found if kind is None or d.kind == kind]
 
     def tags(self, building: str, kind: str, device: str) -> dict[str, str]:
         info = self._devices.get((building, kind, device))
