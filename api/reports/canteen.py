@@ -116,7 +116,9 @@ async def build_canteen_sections(
     day: busiest hour and its load against the typical day, peak occupancy, queue and takeaway at
     service times) and `canteen-service` (one row per service window over the period), a heat map
     of the load by weekday and hour, the load hour by hour against the typical day, and the queue
-    per service window as bars.
+    per service window as bars. More than DISTRICT_CANTEENS canteens (a district): a section
+    "canteens" first (table `canteens`, one row per canteen, the busiest first, and the heat map of
+    them all pooled), then the sections of the DRAWN_CANTEENS busiest only.
     """
     tz = ZoneInfo(registry.timezone)
     canteens = [c for c in registry.devices(kind="canteen") if scope.building in (None, c.building)]

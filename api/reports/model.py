@@ -51,7 +51,7 @@ class Scope:
 Cell = str | int | float | None
 
 # Rows of a capped table on the page and in the PDF (the CSV has them all): a few pages of A4, as
-# many as someone fixing devices works through in a sitting.
+# many as a reader works through in a sitting (the devices to fix, the lots and canteens to compare).
 SHOWN_ROWS: Final = 200
 
 

@@ -17,6 +17,11 @@ Figures, all aggregated in InfluxDB from the `parking_lot` measurement:
 - capacity: the last one the counter reported in the period, else the registry's (as the
   building summary does, docs/registry.md).
 Spaces' own sensors are not counted here: a level without a counter has no row.
+
+A district (more than DISTRICT_LOTS counters) is drawn as a whole: the scope's sites pooled into
+one heat map (the sum of their hourly means over the sum of their capacities), the buildings
+compared, and the DRAWN_LOTS busiest counters only; the table keeps every counter, the busiest
+first, capped on the page at SHOWN_ROWS (docs/report-figures.md#a-district).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from api.reports.queries import (
 from collector.registry import DeviceInfo, Registry
 from collector.site import layout
 
-__all__ = ["build_parking_sections"]
+__all__ = ["BUILDING_BARS", "DISTRICT_LOTS", "DRAWN_LOTS", "build_parking_sections"]
 
 TITLE = Text("停车场占用", "Parking occupancy")
 
@@ -212,7 +217,10 @@ async def build_parking_sections(
     client: the API's InfluxQL client (open); period: what is reported, [start, end) UTC; scope:
     the area or one building; registry: the sites, levels, capacities and the time zone the
     weekdays and hours are read in. One section, "parking": a table `parking-lots` (one row per
-    site and level counter) and one weekday-by-hour heat map per counter. Both languages.
+    site and level counter) and one weekday-by-hour heat map per counter with readings; in a
+    district (more than DISTRICT_LOTS counters) the scope's and the buildings' charts and the
+    heat maps of the DRAWN_LOTS busiest counters only, with `charts_more` saying how many are not
+    drawn. Both languages.
     """
     tz = ZoneInfo(registry.timezone)
     lots = _lots(registry, scope)
