@@ -171,11 +171,15 @@ def _district(section: Section, table: Table, lots: list[_Lot], drawn: list[_Dra
     ranked = sorted(drawn, key=lambda one: one.busiest)
     section.charts += [_heat_map(one, tz) for one in ranked[:DRAWN_LOTS]]
     left = len(lots) - min(len(ranked), DRAWN_LOTS)
-    section.charts_more = Text(
-        f"只画出最忙的 {min(len(ranked), DRAWN_LOTS)} 个计数器（满位最久、峰值最高）；其余 {left} 个未单独绘图，"
-        "其数字见下表与 CSV。",
-        f"Only the {min(len(ranked), DRAWN_LOTS)} busiest counters (longest full, then highest peak) are "
-        f"drawn one by one; {left} more are not drawn individually: their figures are in the table and the CSV.",
+    section.charts_more = (
+        None
+        if not ranked
+        else Text(
+            f"只画出最忙的 {min(len(ranked), DRAWN_LOTS)} 个计数器（满位最久、峰值最高）；其余 {left} 个未单独绘图，"
+            "其数字见下表与 CSV。",
+            f"Only the {min(len(ranked), DRAWN_LOTS)} busiest counters (longest full, then highest peak) are "
+            f"drawn one by one; {left} more are not drawn individually: their figures are in the table and the CSV.",
+        )
     )
     # The busiest first, the counters without readings last, so that a capped page keeps the
     # counters that matter.
