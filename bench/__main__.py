@@ -16,6 +16,7 @@ BENCHMARKS = [
     "api_alerts",
     "rules_district",
     "console_weight",
+    "reports_usage",
     "reports_month",
 ]
 

@@ -21,18 +21,21 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from api.influx import InfluxQueryClient, Series
 from api.reports import charts
 from api.reports.charts import BarSeries
-from api.reports.model import Column, Period, Scope, Section, Table, Text
+from api.reports.model import SHOWN_ROWS, Column, Period, Scope, Section, Table, Text
 from api.reports.queries import (
     by_device,
     local,
     ms,
+    pooled,
     rows,
     run,
+    stamp,
     tag_is,
     weekday_hour_means,
     where,
@@ -40,9 +43,17 @@ from api.reports.queries import (
 from api.web.forecast import TYPICAL_WEEKS, typical_day
 from collector.registry import DeviceInfo, Registry
 
-__all__ = ["build_canteen_sections"]
+__all__ = ["DISTRICT_CANTEENS", "DRAWN_CANTEENS", "build_canteen_sections"]
 
 TITLE = Text("食堂负荷与排队", "Canteen load and queue")
+# More canteens than this in the scope and the report is a district's: one overview section (every
+# canteen in a table, the load of them all as one heat map), then the sections of the
+# DRAWN_CANTEENS busiest only. Each section is three charts and a month of days: a building or
+# Darong has one or two canteens; a district of 100 buildings has 20, 60 charts no one reads.
+DISTRICT_CANTEENS: Final = 6
+# The busiest canteens (highest load in an hour) given their own section in a district: fewer than
+# DISTRICT_CANTEENS, so that a district's page is shorter than the largest scope drawn in full.
+DRAWN_CANTEENS: Final = 4
 
 
 def _minute(moment: time) -> int:
@@ -105,7 +116,9 @@ async def build_canteen_sections(
     day: busiest hour and its load against the typical day, peak occupancy, queue and takeaway at
     service times) and `canteen-service` (one row per service window over the period), a heat map
     of the load by weekday and hour, the load hour by hour against the typical day, and the queue
-    per service window as bars.
+    per service window as bars. More than DISTRICT_CANTEENS canteens (a district): a section
+    "canteens" first (table `canteens`, one row per canteen, the busiest first, and the heat map of
+    them all pooled), then the sections of the DRAWN_CANTEENS busiest only.
     """
     tz = ZoneInfo(registry.timezone)
     canteens = [c for c in registry.devices(kind="canteen") if scope.building in (None, c.building)]
@@ -136,14 +149,21 @@ async def build_canteen_sections(
             day = local(row.time_ms, tz).date()
             peaks = tops[row.building, row.device]
             peaks[day] = max(peaks.get(day, 0), int(row.values["top"]))
-    sections = []
-    for canteen, service_series in zip(canteens, services, strict=True):
+    capacities: dict[tuple[str, str], int | None] = {}
+    for canteen in canteens:
         told = capacity_reported.get((canteen.building, canteen.device))
-        capacity = int(told[1]) if told and told[1] else canteen.capacity
+        capacities[canteen.building, canteen.device] = int(told[1]) if told and told[1] else canteen.capacity
+    chosen = list(zip(canteens, services, strict=True))
+    overview: list[Section] = []
+    if len(canteens) > DISTRICT_CANTEENS:
+        ranked = _district(period, tz, chosen, capacities, loads, tops)
+        overview, chosen = [ranked[0]], ranked[1][:DRAWN_CANTEENS]
+    sections = overview
+    for canteen, service_series in chosen:
         sections.append(
             _section(
                 canteen,
-                capacity,
+                capacities[canteen.building, canteen.device],
                 period,
                 tz,
                 loads[canteen.building, canteen.device],
@@ -152,6 +172,140 @@ async def build_canteen_sections(
             )
         )
     return sections
+
+
+@dataclass(slots=True)
+class _Compared:
+    """One canteen's row of a district's overview."""
+
+    canteen: DeviceInfo
+    service: list[Series]
+    capacity: int | None
+    hours: list[tuple[int, float]]  # (UTC hour ms, mean occupancy) in the period
+    queue: list[_Tally]  # per service window over the period
+    takeaway: list[_Tally]
+    mean: float | None = None  # load %
+    peak: float | None = None  # load % of the busiest hour
+    peak_ms: int | None = None
+
+
+def _district(
+    period: Period,
+    tz: ZoneInfo,
+    canteens: list[tuple[DeviceInfo, list[Series]]],
+    capacities: dict[tuple[str, str], int | None],
+    loads: dict[tuple[str, str], list[tuple[int, float]]],
+    tops: dict[tuple[str, str], dict[date, int]],
+) -> tuple[Section, list[tuple[DeviceInfo, list[Series]]]]:
+    """A district's overview (see DISTRICT_CANTEENS): every canteen in one table, the busiest
+    first, the load of them all together as a heat map; and the canteens, busiest first, whose
+    sections follow it."""
+    start_ms, end_ms = ms(period.start), ms(period.end)
+    figures = []
+    for canteen, service_series in canteens:
+        key = (canteen.building, canteen.device)
+        _, overall = _tallies(service_series, canteen.meal_service, tz)
+        one = _Compared(
+            canteen,
+            service_series,
+            capacities[key],
+            [(t, v) for t, v in loads[key] if start_ms <= t < end_ms],
+            [s.queue for s in overall],
+            [s.takeaway for s in overall],
+        )
+        if one.capacity and one.hours:
+            one.mean = 100.0 * sum(v for _, v in one.hours) / len(one.hours) / one.capacity
+            peak_t, peak = max(one.hours, key=lambda h: (h[1], -h[0]))
+            one.peak, one.peak_ms = 100.0 * peak / one.capacity, peak_t
+        figures.append(one)
+    # Busiest first: the highest hourly load, then the highest mean; those without a figure last.
+    figures.sort(key=lambda f: (f.peak is None, -(f.peak or 0.0), -(f.mean or 0.0)))
+    section = Section("canteens", Text("各食堂比较", "The canteens compared"))
+    table = Table(
+        "canteens",
+        Text("各食堂（最忙者在前）", "Each canteen, busiest first"),
+        [
+            Column("building", Text("楼宇", "Building")),
+            Column("canteen", Text("食堂", "Canteen")),
+            Column("capacity", Text("容量", "Capacity")),
+            Column("mean_load", Text("平均负荷", "Mean load"), "%"),
+            Column("busiest_load", Text("最忙小时负荷", "Load in the busiest hour"), "%"),
+            Column("busiest_at", Text("最忙小时", "Busiest hour")),
+            Column("peak_occupancy", Text("最高人数", "Peak occupancy")),
+            Column("queue_mean", Text("供餐时平均排队", "Mean queue at service"), ""),
+            Column("queue_max", Text("供餐时最长排队", "Longest queue at service"), ""),
+            Column("takeaway_max", Text("最多待取外卖", "Most takeaway pending"), ""),
+        ],
+    )
+    for f in figures:
+        peaks = tops.get((f.canteen.building, f.canteen.device), {})
+        table.rows.append(
+            [
+                f.canteen.building,
+                f.canteen.device,
+                f.capacity,
+                None if f.mean is None else round(f.mean, 1),
+                None if f.peak is None else round(f.peak, 1),
+                None if f.peak_ms is None else stamp(f.peak_ms, tz),
+                max(peaks.values()) if peaks else None,
+                _mean(f.queue),
+                _top(f.queue),
+                _top(f.takeaway),
+            ]
+        )
+    if len(table.rows) > SHOWN_ROWS:
+        table.shown = SHOWN_ROWS
+        table.more = Text(
+            f"另有 {len(table.rows) - SHOWN_ROWS} 个食堂未列出，全部见 CSV。",
+            f"{len(table.rows) - SHOWN_ROWS} more canteens are in the CSV.",
+        )
+    section.tables.append(table)
+    section.charts.append(
+        charts.heat_map(
+            "canteen-heat-scope",
+            Text("全部食堂按星期和小时的负荷", "All canteens: load by weekday and hour"),
+            Text("全部食堂负荷", "load of all canteens"),
+            weekday_hour_means(pooled((f.capacity, f.hours) for f in figures if f.capacity), tz),
+            unit="%",
+            vmin=0,
+            vmax=100,
+        )
+    )
+    drawn = min(len(figures), DRAWN_CANTEENS)
+    section.charts_more = Text(
+        f"下面只详列最忙的 {drawn} 个食堂（最忙小时负荷最高）；其余 {len(figures) - drawn} 个未单独绘图，"
+        "其数字见上表与 CSV。",
+        f"Only the {drawn} busiest canteens (highest load in an hour) follow one by one; {len(figures) - drawn} "
+        "more are not drawn individually: their figures are in the table above and the CSV.",
+    )
+    busiest = figures[0]
+    if busiest.peak is not None and busiest.peak_ms is not None:
+        name = f"{busiest.canteen.building}/{busiest.canteen.device}"
+        when = stamp(busiest.peak_ms, tz)
+        section.summary = Text(
+            f"最忙的食堂是 {name}：{when} 负荷 {busiest.peak:.0f}%。",
+            f"The busiest canteen was {name}: {busiest.peak:.0f}% of its capacity at {when}.",
+        )
+    return section, [(f.canteen, f.service) for f in figures]
+
+
+def _tallies(
+    service_series: list[Series], service: tuple[tuple[time, time], ...], tz: ZoneInfo
+) -> tuple[dict[date, list[_Service]], list[_Service]]:
+    """The queue and takeaway buckets added up per local day and service window, and per window
+    over the period."""
+    per_day: dict[date, list[_Service]] = defaultdict(lambda: [_Service() for _ in service])
+    overall = [_Service() for _ in service]
+    for row in rows(service_series):
+        moment = local(row.time_ms, tz)
+        window = _window(moment, service)
+        if window is None:
+            continue
+        v = row.values
+        for tallies in (per_day[moment.date()][window], overall[window]):
+            tallies.queue.add(v.get("qs"), v.get("qn"), v.get("qm"))
+            tallies.takeaway.add(v.get("ts"), v.get("tn"), v.get("tm"))
+    return per_day, overall
 
 
 def _days(period: Period, tz: ZoneInfo) -> list[date]:
@@ -181,17 +335,7 @@ def _section(
     load_points = [(t, 100.0 * v / capacity) for t, v in counts]
     in_period = [(t, v) for t, v in load_points if start_ms <= t < end_ms]
     service = canteen.meal_service
-    per_day: dict[date, list[_Service]] = defaultdict(lambda: [_Service() for _ in service])
-    overall = [_Service() for _ in service]
-    for row in rows(service_series):
-        moment = local(row.time_ms, tz)
-        window = _window(moment, service)
-        if window is None:
-            continue
-        v = row.values
-        for tallies in (per_day[moment.date()][window], overall[window]):
-            tallies.queue.add(v.get("qs"), v.get("qn"), v.get("qm"))
-            tallies.takeaway.add(v.get("ts"), v.get("tn"), v.get("tm"))
+    per_day, overall = _tallies(service_series, service, tz)
 
     days_table = Table(
         "canteen-days",

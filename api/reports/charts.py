@@ -172,7 +172,9 @@ def heat_map(
         colourbar.set_label(_label(subject) + (f" ({unit})" if unit else ""))
         if not cells:
             axes.text(11.5, 3, _label(Text("无数据", "no data")), ha="center", va="center")
-        return _render(key, title, _heat_alt(subject, cells, unit), figure, svg)
+        chart = _render(key, title, _heat_alt(subject, cells, unit), figure, svg)
+    chart.values = [list(row) for row in values]
+    return chart
 
 
 def _heat_alt(subject: Text, cells: list[tuple[float, int, int]], unit: str) -> Text:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 Language = Literal["zh", "en"]
 PeriodKind = Literal["day", "week", "month", "custom"]
@@ -50,6 +50,10 @@ class Scope:
 
 Cell = str | int | float | None
 
+# Rows of a capped table on the page and in the PDF (the CSV has them all): a few pages of A4, as
+# many as a reader works through in a sitting (the devices to fix, the lots and canteens to compare).
+SHOWN_ROWS: Final = 200
+
 
 @dataclass(frozen=True, slots=True)
 class Column:
@@ -85,6 +89,9 @@ class Chart:
     png: bytes
     alt: Text  # the text alternative a screen reader reads
     svg: str | None = None
+    # The figures drawn, where the picture is a grid of numbers (a heat map's values[weekday][hour]):
+    # kept so that what a picture shows can be checked without reading its pixels.
+    values: list[list[float | None]] | None = None
 
 
 @dataclass(slots=True)
@@ -94,6 +101,8 @@ class Section:
     summary: Text | None = None  # one or two sentences a reader takes away
     tables: list[Table] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
+    # What the charts leave out (a district's lots not drawn one by one), printed after them.
+    charts_more: Text | None = None
 
 
 @dataclass(slots=True)

@@ -17,6 +17,11 @@ Figures, all aggregated in InfluxDB from the `parking_lot` measurement:
 - capacity: the last one the counter reported in the period, else the registry's (as the
   building summary does, docs/registry.md).
 Spaces' own sensors are not counted here: a level without a counter has no row.
+
+A district (more than DISTRICT_LOTS counters) is drawn as a whole: the scope's sites pooled into
+one heat map (the sum of their hourly means over the sum of their capacities), the buildings
+compared, and the DRAWN_LOTS busiest counters only; the table keeps every counter, the busiest
+first, capped on the page at SHOWN_ROWS (docs/report-figures.md#a-district).
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ from zoneinfo import ZoneInfo
 
 from api.influx import InfluxQueryClient
 from api.reports import charts
-from api.reports.model import Column, Period, Scope, Section, Table, Text
+from api.reports.charts import BarSeries
+from api.reports.model import SHOWN_ROWS, Chart, Column, Period, Scope, Section, Table, Text
 from api.reports.queries import (
     HOUR_MS,
     by_device,
     pct,
+    pooled,
     rows,
     run,
     scalar,
@@ -44,9 +51,22 @@ from api.reports.queries import (
 from collector.registry import DeviceInfo, Registry
 from collector.site import layout
 
-__all__ = ["build_parking_sections"]
+__all__ = ["BUILDING_BARS", "DISTRICT_LOTS", "DRAWN_LOTS", "build_parking_sections"]
 
 TITLE = Text("停车场占用", "Parking occupancy")
+
+
+# More lot counters than this in the scope and the section is a district's: the heat map of the whole
+# scope, the buildings compared, and the heat maps of the DRAWN_LOTS busiest counters only. A
+# building or Darong (a handful of counters) gets a heat map per counter; a district of 100
+# buildings has 300 counters, and 300 heat maps made a 20 MB page no one reads, drawn in 7 minutes.
+DISTRICT_LOTS: Final = 12
+# The busiest counters (longest full, then the highest peak) drawn one by one in a district: a page
+# or two of A4, the lots a facility manager acts on first.
+DRAWN_LOTS: Final = 8
+# The buildings compared in one bar chart (the busiest by their peak hour): more bars are unreadable
+# at the chart's width; the table and the CSV have every counter.
+BUILDING_BARS: Final = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +94,103 @@ def _lots(registry: Registry, scope: Scope) -> list[_Lot]:
             out.append(_Lot(site.lot, site.lot))
             out.extend(_Lot(level.lot, site.lot) for level in site.levels)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Drawn:
+    """A counter with readings in the period: what its heat map and its rank are made of."""
+
+    lot: _Lot
+    capacity: int
+    hours: list[tuple[int, float]]  # (UTC hour ms, mean occupied)
+    minutes_full: int
+    peak: float  # max(occupied) over the capacity
+
+    @property
+    def busiest(self) -> tuple[int, float]:
+        """The sort key of the busiest first (negated): the longest full, then the highest peak."""
+        return (-self.minutes_full, -self.peak)
+
+
+def _heat_map(one: _Drawn, tz: ZoneInfo) -> Chart:
+    lot = one.lot
+    return charts.heat_map(
+        f"parking-heat-{lot.info.building}-{lot.info.device}",
+        Text(f"{lot.label} 按星期和小时的占用率", f"{lot.label}: occupancy by weekday and hour"),
+        Text(f"{lot.label} 占用率", f"{lot.label} occupancy"),
+        weekday_hour_means(((t, 100.0 * v / one.capacity) for t, v in one.hours), tz),
+        unit="%",
+        vmin=0,
+        vmax=100,
+    )
+
+
+def _district(section: Section, table: Table, lots: list[_Lot], drawn: list[_Drawn], tz: ZoneInfo) -> None:
+    """A district's charts and table order (see DISTRICT_LOTS). The scope and each building are
+    pooled over the sites' own counters: a level's spaces are also its site's, counted twice
+    otherwise."""
+    sites = [one for one in drawn if one.lot.info is one.lot.site]
+    section.charts.append(
+        charts.heat_map(
+            "parking-heat-scope",
+            Text("全部停车场按星期和小时的占用率", "All sites: occupancy by weekday and hour"),
+            Text("全部停车场占用率", "occupancy of all sites"),
+            weekday_hour_means(pooled((one.capacity, one.hours) for one in sites), tz),
+            unit="%",
+            vmin=0,
+            vmax=100,
+        )
+    )
+    by_building: dict[str, list[_Drawn]] = defaultdict(list)
+    for one in sites:
+        by_building[one.lot.info.building].append(one)
+    if len(by_building) > 1:
+        figures = []
+        for building, ones in by_building.items():
+            hourly = [v for _, v in pooled((one.capacity, one.hours) for one in ones)]
+            figures.append((building, sum(hourly) / len(hourly), max(hourly)))
+        figures.sort(key=lambda f: (-f[2], -f[1], f[0]))
+        shown = figures[:BUILDING_BARS]
+        section.charts.append(
+            charts.bar_chart(
+                "parking-buildings",
+                Text(
+                    f"占用率最高的 {len(shown)} 栋楼宇（共 {len(figures)} 栋）",
+                    f"The {len(shown)} busiest buildings of {len(figures)}: occupancy",
+                ),
+                Text("占用率", "occupancy"),
+                [building for building, _, _ in shown],
+                [
+                    BarSeries(Text("平均", "mean"), [round(mean, 1) for _, mean, _ in shown]),
+                    BarSeries(Text("最高小时", "busiest hour"), [round(peak, 1) for _, _, peak in shown]),
+                ],
+                unit="%",
+                ymax=100,
+            )
+        )
+    ranked = sorted(drawn, key=lambda one: one.busiest)
+    section.charts += [_heat_map(one, tz) for one in ranked[:DRAWN_LOTS]]
+    left = len(lots) - min(len(ranked), DRAWN_LOTS)
+    section.charts_more = (
+        None
+        if not ranked
+        else Text(
+            f"只画出最忙的 {min(len(ranked), DRAWN_LOTS)} 个计数器（满位最久、峰值最高）；其余 {left} 个未单独绘图，"
+            "其数字见下表与 CSV。",
+            f"Only the {min(len(ranked), DRAWN_LOTS)} busiest counters (longest full, then highest peak) are "
+            f"drawn one by one; {left} more are not drawn individually: their figures are in the table and the CSV.",
+        )
+    )
+    # The busiest first, the counters without readings last, so that a capped page keeps the
+    # counters that matter.
+    rank = {one.lot.key: n for n, one in enumerate(ranked)}
+    table.rows.sort(key=lambda row: rank.get((str(row[0]), str(row[2])), len(rank)))
+    if len(table.rows) > SHOWN_ROWS:
+        table.shown = SHOWN_ROWS
+        table.more = Text(
+            f"另有 {len(table.rows) - SHOWN_ROWS} 个计数器未列出，全部见 CSV。",
+            f"{len(table.rows) - SHOWN_ROWS} more counters are in the CSV.",
+        )
 
 
 # How far before an hour the minute-by-minute count looks for the reading that carries into it:
@@ -104,7 +221,10 @@ async def build_parking_sections(
     client: the API's InfluxQL client (open); period: what is reported, [start, end) UTC; scope:
     the area or one building; registry: the sites, levels, capacities and the time zone the
     weekdays and hours are read in. One section, "parking": a table `parking-lots` (one row per
-    site and level counter) and one weekday-by-hour heat map per counter. Both languages.
+    site and level counter) and one weekday-by-hour heat map per counter with readings; in a
+    district (more than DISTRICT_LOTS counters) the scope's and the buildings' charts and the
+    heat maps of the DRAWN_LOTS busiest counters only, with `charts_more` saying how many are not
+    drawn. Both languages.
     """
     tz = ZoneInfo(registry.timezone)
     lots = _lots(registry, scope)
@@ -171,6 +291,7 @@ async def build_parking_sections(
         ],
     )
     worst: tuple[int, _Lot, int] | None = None
+    drawn: list[_Drawn] = []
     for lot in lots:
         capacity = capacities[lot.key]
         points = hours.get(lot.key, [])
@@ -211,18 +332,11 @@ async def build_parking_sections(
         )
         if worst is None or fewest < worst[0]:
             worst = (fewest, lot, top[0])
-        grid = weekday_hour_means(((t, 100.0 * v / capacity) for t, v in points), tz)
-        section.charts.append(
-            charts.heat_map(
-                f"parking-heat-{lot.info.building}-{lot.info.device}",
-                Text(f"{lot.label} 按星期和小时的占用率", f"{lot.label}: occupancy by weekday and hour"),
-                Text(f"{lot.label} 占用率", f"{lot.label} occupancy"),
-                grid,
-                unit="%",
-                vmin=0,
-                vmax=100,
-            )
-        )
+        drawn.append(_Drawn(lot, capacity, points, minutes, float(top[1]) / capacity))
+    if len(lots) > DISTRICT_LOTS:
+        _district(section, table, lots, drawn, tz)
+    else:
+        section.charts += [_heat_map(one, tz) for one in drawn]
     section.tables.append(table)
     if worst is None:
         section.summary = Text("期间没有停车场读数。", "No parking lot reading in the period.")

@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 from api.influx import InfluxQueryClient
 from api.reports import charts
 from api.reports.charts import BarSeries, Interval, TimelineRow
-from api.reports.model import Cell, Column, Period, Scope, Section, Table, Text
+from api.reports.model import SHOWN_ROWS, Cell, Column, Period, Scope, Section, Table, Text
 from api.reports.queries import local, ms, pct, rows, run, stamp, tag_is, where
 from collector.cadence import HEARTBEAT_MS
 from collector.dead_letters import DeadLetters
@@ -59,9 +59,6 @@ REQUIRED_FIELD: Final = {
 SILENCE_FACTOR: Final = 3
 # The timeline draws the devices silent longest; the CSV lists them all.
 TIMELINE_ROWS: Final = 20
-# Rows of the devices and silent-periods tables on the page and in the PDF (the CSV has them all):
-# a few pages of A4, as many as someone fixing devices works through in a sitting.
-SHOWN_ROWS: Final = 200
 KIND_TEXT: Final = {
     "parking_space": Text("车位传感器", "parking spaces"),
     "parking_lot": Text("停车场计数器", "lot counters"),

@@ -105,6 +105,19 @@ def weekday_hour_means(points: Iterable[tuple[int, float]], tz: ZoneInfo) -> lis
     return [[sums[d, h] / counts[d, h] if counts[d, h] else None for h in range(24)] for d in range(7)]
 
 
+def pooled(counters: Iterable[tuple[int, Sequence[tuple[int, float]]]]) -> list[tuple[int, float]]:
+    """Each hour's % of several counters together, from each counter's (capacity, its hourly means
+    as (hour ms, value)): the sum of the means over the sum of the capacities of the counters that
+    reported in that hour (one silent for an hour neither fills nor empties the others), in order."""
+    total: dict[int, float] = defaultdict(float)
+    room: dict[int, int] = defaultdict(int)
+    for capacity, hours in counters:
+        for t, v in hours:
+            total[t] += v
+            room[t] += capacity
+    return sorted((t, 100.0 * total[t] / room[t]) for t in total if room[t])
+
+
 def pct(part: float, whole: float) -> float:
     """A percentage, rounded to one decimal for tables."""
     return round(100.0 * part / whole, 1) if whole else 0.0

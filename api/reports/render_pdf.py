@@ -150,6 +150,8 @@ def render(report: Report, lang: Language, *, timezone: str, building_name: str 
             story.append(_text(section.summary(lang), _BODY))
         for chart in section.charts:
             story.extend(_chart(chart, narrow, lang))
+        if section.charts_more is not None:
+            story.append(_text(section.charts_more(lang), _BODY))
         for table in section.tables:
             wanted = "landscape" if len(table.columns) > PORTRAIT_COLUMNS else "portrait"
             if wanted != orientation:
