@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,14 +105,25 @@ def web(start_web: Callable[..., WebApi]) -> WebApi:
     return start_web()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    # Per test, not per module: Playwright's event loop starts helper threads as it goes, and a
-    # browser kept across tests would look like a thread leak to `verify_cleanup`.
+    """One Chromium per test module (starting the driver and the browser costs seconds); every
+    test opens contexts of its own, so no cookie, storage or page outlives its test.
+
+    Not per session: between calls the sync API leaves its event loop marked as running on this
+    thread, and `asyncio.run` in a later module's test (tests/web/test_board.py) would refuse."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed: run `make sysdeps`")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
+    manager = sync_playwright()
+    playwright = manager.start()
+    # Playwright writes files (screenshots) through its event loop's default executor, which
+    # starts a thread at first use: that thread would look like a leak to `verify_cleanup` in
+    # whichever test took the first screenshot. One worker, started now, before any test.
+    files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright-files")
+    files.submit(lambda: None).result()
+    manager._loop.set_default_executor(files)
+    try:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
@@ -119,6 +131,9 @@ def browser() -> Iterator[Browser]:
         )
         yield browser
         browser.close()
+    finally:
+        manager.__exit__(None, None, None)
+        files.shutdown()
 
 
 @pytest.fixture
