@@ -57,6 +57,11 @@ def _service_hours(windows: list[str] | None) -> ServiceHours | None:
     return tuple(sorted(hours))
 
 
+# libyaml where PyYAML was built with it: the pure-Python parser takes a quarter of a second on
+# the shipped registry, at every start of every part and in hundreds of tests.
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class RegistryError(Exception):
     """A registry that cannot be used; `problems` lists each inconsistency, most with its line."""
 
@@ -201,8 +206,13 @@ class Registry:
     def from_text(cls, text: str, where: Path | str = "<text>") -> Registry:
         """Parse and check a registry; every problem found is in the RegistryError, with its line."""
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-            raw: Any = yaml.safe_load(text)
+            # One parse gives both the nodes (for line numbers) and the data.
+            loader = _YAML_LOADER(text)
+            try:
+                root = loader.get_single_node()
+                raw: Any = None if root is None else loader.construct_document(root)
+            finally:
+                loader.dispose()
         except yaml.YAMLError as error:
             raise RegistryError(where, f"not valid YAML: {error}") from error
         try:
