@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from datetime import time
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from collector.geometry import MAX_COORDINATE_M, Point, Ring, contains, overlap, ring_problems
 from collector.models import DeviceKey
+from collector.yaml_text import compose_and_load
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 KindName = Literal["parking_space", "parking_lot", "aed", "canteen"]
@@ -55,11 +56,6 @@ def _service_hours(windows: list[str] | None) -> ServiceHours | None:
         start, end = (time.fromisoformat(part) for part in window.split("-"))
         hours.append((start, end))
     return tuple(sorted(hours))
-
-
-# libyaml where PyYAML was built with it: the pure-Python parser takes a quarter of a second on
-# the shipped registry, at every start of every part and in hundreds of tests.
-_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class RegistryError(Exception):
@@ -206,13 +202,7 @@ class Registry:
     def from_text(cls, text: str, where: Path | str = "<text>") -> Registry:
         """Parse and check a registry; every problem found is in the RegistryError, with its line."""
         try:
-            # One parse gives both the nodes (for line numbers) and the data.
-            loader = _YAML_LOADER(text)
-            try:
-                root = loader.get_single_node()
-                raw: Any = None if root is None else loader.construct_document(root)
-            finally:
-                loader.dispose()
+            root, raw = compose_and_load(text)
         except yaml.YAMLError as error:
             raise RegistryError(where, f"not valid YAML: {error}") from error
         try:
