@@ -3,6 +3,7 @@ tokens, the web pages mounted by the app factory) served by uvicorn on a loopbac
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -162,11 +163,18 @@ def system(
         runner.stop()
 
 
+# The OpenAPI document of `system`'s app, fetched from the first one of the session. FastAPI takes
+# one to several seconds to build it, and every `system` app is made by the same code with the
+# same configuration (only the ports differ, and they are not in the document).
+_SYSTEM_DOCUMENT: dict[str, Any] = {}
+
+
 @pytest.fixture
 def contract(system: WebApi) -> Iterator[ApiContract]:
     """The app's OpenAPI document as a checker; attach it to a browser context. The test fails
     if any request a page sent or any answer it read does not match the document."""
-    document = httpx.get(f"{system.url}/openapi.json", timeout=10).json()
-    checker = ApiContract(document)
+    if not _SYSTEM_DOCUMENT:
+        _SYSTEM_DOCUMENT.update(httpx.get(f"{system.url}/openapi.json", timeout=10).json())
+    checker = ApiContract(copy.deepcopy(_SYSTEM_DOCUMENT))
     yield checker
     assert checker.problems == [], "the page and the API disagree:\n" + "\n".join(checker.problems)
