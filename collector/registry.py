@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from datetime import time
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from collector.geometry import MAX_COORDINATE_M, Point, Ring, contains, overlap, ring_problems
 from collector.models import DeviceKey
+from collector.yaml_text import compose_and_load
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 KindName = Literal["parking_space", "parking_lot", "aed", "canteen"]
@@ -204,8 +205,7 @@ class Registry:
     def from_text(cls, text: str, where: Path | str = "<text>") -> Registry:
         """Parse and check a registry; every problem found is in the RegistryError, with its line."""
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-            raw: Any = yaml.safe_load(text)
+            root, raw = compose_and_load(text)
         except yaml.YAMLError as error:
             raise RegistryError(where, f"not valid YAML: {error}") from error
         try:

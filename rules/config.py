@@ -31,6 +31,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from collector.models import KINDS
 from collector.parsing import Aed, Canteen, ParkingLot, ParkingSpace
 from collector.registry import DeviceInfo
+from collector.yaml_text import compose_and_load
 from rules.conditions import REGISTRY_FIELDS, Condition
 from rules.errors import RulesFileError
 from rules.schedule import Schedule
@@ -339,8 +340,7 @@ def check_warnings(text: str, model: RulesFile) -> list[str]:
 def check_text(text: str) -> tuple[RulesFile | None, list[str]]:
     """Validate rules-file text: the model, or every problem as `line N: what is wrong`."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw: Any = yaml.safe_load(text)
+        root, raw = compose_and_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line_no = mark.line + 1 if mark is not None else 1

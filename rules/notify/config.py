@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from collector.yaml_text import compose_and_load
 from rules.notify.errors import RoutingFileError
 from rules.notify.ngsi_ld import PARKING_CONTEXT, TYPES, EntityType
 from rules.records import EventKind
@@ -422,8 +423,7 @@ def _reference_problems(raw: dict[str, Any], root: yaml.Node | None) -> list[str
 def parse_routing(text: str, where: str = "<text>") -> RoutingConfig:
     """Validate a routing file's text; raises RoutingFileError listing every problem with its line."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw: Any = yaml.safe_load(text)
+        root, raw = compose_and_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1

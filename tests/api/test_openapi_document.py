@@ -3,6 +3,7 @@ its bodies, and the methods of each path in `Allow` (against the real app on uvi
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any
 
@@ -13,10 +14,16 @@ import pytest
 from api.roles import Role
 from tests.api.conftest import Api
 
+# The document as the first `api` of the module served it. Every test here runs the app of the
+# `api` fixture, made by the same code with the same configuration, and FastAPI takes a second or
+# more to build the document: fetched once, not once per test.
+_SERVED: dict[str, Any] = {}
+
 
 def _document(api: Api) -> dict[str, Any]:
-    document: dict[str, Any] = httpx.get(f"{api.url}/openapi.json", timeout=10).json()
-    return document
+    if not _SERVED:
+        _SERVED.update(httpx.get(f"{api.url}/openapi.json", timeout=10).json())
+    return copy.deepcopy(_SERVED)
 
 
 def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

@@ -1,24 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from collector.registry import Registry
-from rules.database import make_engine
-from rules.database.migrate import upgrade
 from rules.store import AlertStore
 from tests.notify.helpers import SECRET, HttpReceiver
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'louyu.db'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

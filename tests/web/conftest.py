@@ -3,8 +3,10 @@ tokens, the web pages mounted by the app factory) served by uvicorn on a loopbac
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,14 +106,25 @@ def web(start_web: Callable[..., WebApi]) -> WebApi:
     return start_web()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    # Per test, not per module: Playwright's event loop starts helper threads as it goes, and a
-    # browser kept across tests would look like a thread leak to `verify_cleanup`.
+    """One Chromium per test module (starting the driver and the browser costs seconds); every
+    test opens contexts of its own, so no cookie, storage or page outlives its test.
+
+    Not per session: between calls the sync API leaves its event loop marked as running on this
+    thread, and `asyncio.run` in a later module's test (tests/web/test_board.py) would refuse."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed: run `make sysdeps`")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
+    manager = sync_playwright()
+    playwright = manager.start()
+    # Playwright writes files (screenshots) through its event loop's default executor, which
+    # starts a thread at first use: that thread would look like a leak to `verify_cleanup` in
+    # whichever test took the first screenshot. One worker, started now, before any test.
+    files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright-files")
+    files.submit(lambda: None).result()
+    manager._loop.set_default_executor(files)
+    try:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
@@ -119,6 +132,9 @@ def browser() -> Iterator[Browser]:
         )
         yield browser
         browser.close()
+    finally:
+        manager.__exit__(None, None, None)
+        files.shutdown()
 
 
 @pytest.fixture
@@ -147,11 +163,18 @@ def system(
         runner.stop()
 
 
+# The OpenAPI document of `system`'s app, fetched from the first one of the session. FastAPI takes
+# one to several seconds to build it, and every `system` app is made by the same code with the
+# same configuration (only the ports differ, and they are not in the document).
+_SYSTEM_DOCUMENT: dict[str, Any] = {}
+
+
 @pytest.fixture
 def contract(system: WebApi) -> Iterator[ApiContract]:
     """The app's OpenAPI document as a checker; attach it to a browser context. The test fails
     if any request a page sent or any answer it read does not match the document."""
-    document = httpx.get(f"{system.url}/openapi.json", timeout=10).json()
-    checker = ApiContract(document)
+    if not _SYSTEM_DOCUMENT:
+        _SYSTEM_DOCUMENT.update(httpx.get(f"{system.url}/openapi.json", timeout=10).json())
+    checker = ApiContract(copy.deepcopy(_SYSTEM_DOCUMENT))
     yield checker
     assert checker.problems == [], "the page and the API disagree:\n" + "\n".join(checker.problems)
