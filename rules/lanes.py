@@ -37,7 +37,10 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 Lane = Literal["urgent", "bulk"]
-DEFAULT_LIMIT: Final = 20_000
+# As many as the broker may have in flight to an MQTT 5 session (receive maximum 65,535): the lanes
+# then never stop reading before the broker stops sending, so an urgent message reaches its lane
+# as soon as the network thread gets to it. About 25 MB at the district's message sizes.
+DEFAULT_LIMIT: Final = 65_535
 
 
 @dataclass(slots=True)

@@ -91,16 +91,19 @@ def step_latencies(outcome: Outcome) -> list[dict[str, Any]]:
 
 def memory_growth(outcome: Outcome) -> dict[str, float | None]:
     """Per part, the growth of RSS from just after warm-up to the end, within the process that
-    ran last (a killed part is measured from its restart on)."""
+    ran last (a killed or restarted part is measured from its restart on)."""
     growth: dict[str, float | None] = {}
     # Warm-up: a fifth of the soak, and at least one and a half walks through every device, since
-    # the latest-state tables fill during the first walk.
+    # the latest-state tables fill during the first walk. A restarted process fills them again
+    # while the others' backlogs of its outage still load the machine: two walks after its start
+    # (measured: the restarted API reached its predecessor's footprint after 1.9 walks).
     cycle_s = outcome.devices / outcome.rate
     warm = outcome.started + max(outcome.duration_s * 0.2, 1.5 * cycle_s)
     for part, series in outcome.samples.rss.items():
         last_pid = series[-1][2]
         mine = [(t, mb) for t, mb, pid in series if pid == last_pid]
-        start_t = max(warm, mine[0][0] + 1.5 * cycle_s)
+        restarted = any(pid != last_pid for _, _, pid in series)
+        start_t = max(warm, mine[0][0] + (2.0 if restarted else 1.5) * cycle_s)
         after = [mb for t, mb in mine if t >= start_t]
         if len(after) < 10:
             growth[part] = None
