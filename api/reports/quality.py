@@ -199,33 +199,16 @@ async def build_quality_sections(
 
     readings = Section("readings", Text("读数到达情况", "Readings received"))
     readings.tables.append(
-        Table(
-            "by-kind",
-            Text("按设备类型", "By kind of device"),
-            [
-                Column("kind", Text("类型", "Kind")),
-                Column("devices", Text("设备数", "Devices")),
-                Column("expected", Text("应收读数", "Readings expected")),
-                Column("received", Text("实收读数", "Readings received")),
-                Column("share", Text("到达率", "Share received"), "%"),
-                Column("devices_silent", Text("有静默期的设备", "Devices with silent periods")),
-            ],
-            [[k, t[0], t[1], t[2], pct(t[2], t[1]), t[3]] for k, t in by_kind.items()],
+        _tally_table(
+            "by-kind", Text("按设备类型", "By kind of device"), Column("kind", Text("类型", "Kind")), by_kind
         )
     )
     readings.tables.append(
-        Table(
+        _tally_table(
             "by-building",
             Text("按楼宇", "By building"),
-            [
-                Column("building", Text("楼宇", "Building")),
-                Column("devices", Text("设备数", "Devices")),
-                Column("expected", Text("应收读数", "Readings expected")),
-                Column("received", Text("实收读数", "Readings received")),
-                Column("share", Text("到达率", "Share received"), "%"),
-                Column("devices_silent", Text("有静默期的设备", "Devices with silent periods")),
-            ],
-            [[b, t[0], t[1], t[2], pct(t[2], t[1]), t[3]] for b, t in by_building.items()],
+            Column("building", Text("楼宇", "Building")),
+            by_building,
         )
     )
     listed = min(problems, SHOWN_ROWS)
@@ -324,6 +307,24 @@ async def build_quality_sections(
         f"{len(silences)} silent periods.",
     )
     return [readings, _rejections(period, scope, dead_letters)]
+
+
+def _tally_table(name: str, title: Text, first: Column, tallies: dict[str, list[int]]) -> Table:
+    """Readings expected and received, summed by `first` (kind or building): each tally is
+    devices, expected, received, devices with silent periods."""
+    return Table(
+        name,
+        title,
+        [
+            first,
+            Column("devices", Text("设备数", "Devices")),
+            Column("expected", Text("应收读数", "Readings expected")),
+            Column("received", Text("实收读数", "Readings received")),
+            Column("share", Text("到达率", "Share received"), "%"),
+            Column("devices_silent", Text("有静默期的设备", "Devices with silent periods")),
+        ],
+        [[key, t[0], t[1], t[2], pct(t[2], t[1]), t[3]] for key, t in tallies.items()],
+    )
 
 
 def _problem(row: list[Cell]) -> bool:
