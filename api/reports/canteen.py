@@ -54,6 +54,13 @@ DISTRICT_CANTEENS: Final = 6
 # The busiest canteens (highest load in an hour) given their own section in a district: fewer than
 # DISTRICT_CANTEENS, so that a district's page is shorter than the largest scope drawn in full.
 DRAWN_CANTEENS: Final = 4
+# The service figures of a canteen, the same in the district's table and in each canteen's days.
+_LOAD_COLUMNS: Final = (
+    Column("peak_occupancy", Text("最高人数", "Peak occupancy")),
+    Column("queue_mean", Text("供餐时平均排队", "Mean queue at service"), ""),
+    Column("queue_max", Text("供餐时最长排队", "Longest queue at service"), ""),
+    Column("takeaway_max", Text("最多待取外卖", "Most takeaway pending"), ""),
+)
 
 
 def _minute(moment: time) -> int:
@@ -231,10 +238,7 @@ def _district(
             Column("mean_load", Text("平均负荷", "Mean load"), "%"),
             Column("busiest_load", Text("最忙小时负荷", "Load in the busiest hour"), "%"),
             Column("busiest_at", Text("最忙小时", "Busiest hour")),
-            Column("peak_occupancy", Text("最高人数", "Peak occupancy")),
-            Column("queue_mean", Text("供餐时平均排队", "Mean queue at service"), ""),
-            Column("queue_max", Text("供餐时最长排队", "Longest queue at service"), ""),
-            Column("takeaway_max", Text("最多待取外卖", "Most takeaway pending"), ""),
+            *_LOAD_COLUMNS,
         ],
     )
     for f in figures:
@@ -346,10 +350,7 @@ def _section(
             Column("busiest_hour", Text("最忙时段", "Busiest hour")),
             Column("busiest_load", Text("该时段负荷", "Load in that hour"), "%"),
             Column("typical_load", Text("典型日同时段负荷", "Typical load in that hour"), "%"),
-            Column("peak_occupancy", Text("最高人数", "Peak occupancy")),
-            Column("queue_mean", Text("供餐时平均排队", "Mean queue at service"), ""),
-            Column("queue_max", Text("供餐时最长排队", "Longest queue at service"), ""),
-            Column("takeaway_max", Text("最多待取外卖", "Most takeaway pending"), ""),
+            *_LOAD_COLUMNS,
         ],
     )
     line_times: list[datetime] = []

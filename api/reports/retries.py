@@ -35,22 +35,20 @@ def entry(
     }
 
 
+def _next_attempt(item: dict[str, Any]) -> dt.datetime | None:
+    """When the receiver is to be tried again: None once it got the report or was given up."""
+    at = item.get("next_attempt_at")
+    if item.get("ok") or item.get("gave_up") or not at:
+        return None
+    return dt.datetime.fromisoformat(at)
+
+
 def due(item: dict[str, Any], now: dt.datetime) -> bool:
     """The receiver failed, is not given up and its next attempt is due by `now`."""
-    at = item.get("next_attempt_at")
-    return (
-        not item.get("ok")
-        and not item.get("gave_up")
-        and at is not None
-        and dt.datetime.fromisoformat(at) <= now
-    )
+    at = _next_attempt(item)
+    return at is not None and at <= now
 
 
 def next_retry(entries: Iterable[dict[str, Any]]) -> dt.datetime | None:
     """When the earliest receiver still to retry is due; None when none is."""
-    times = [
-        dt.datetime.fromisoformat(e["next_attempt_at"])
-        for e in entries
-        if not e.get("ok") and not e.get("gave_up") and e.get("next_attempt_at")
-    ]
-    return min(times, default=None)
+    return min((at for e in entries if (at := _next_attempt(e)) is not None), default=None)

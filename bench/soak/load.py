@@ -88,34 +88,34 @@ class Load:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="soak-load", daemon=True)
         self.per_second: list[tuple[float, int]] = []  # (wall seconds, readings made that second)
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id="soak-load",
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            userdata=self._walk_acks,
-        )
-        self.client.max_inflight_messages_set(2000)
-        self.client.max_queued_messages_set(0)
-        self.client.on_publish = self._on_publish
-        self.client.reconnect_delay_set(1, 2)
-        self.client.connect(host, port, keepalive=10)
+        self.client = self._connect(host, port, "soak-load", self._walk_acks, max_inflight=2000)
         # The incident steps leave on a connection of their own, as a cabinet has its own (a
         # sensor account each): on the walk's connection they would queue in this process behind
         # whatever the walk has not sent yet, and the latency measured would be the load
         # generator's, not louyu's.
         self._cabinet_acks = Acks(self._count)
-        self.cabinets = mqtt.Client(
+        self.cabinets = self._connect(host, port, "soak-cabinets", self._cabinet_acks)
+
+    def _connect(
+        self, host: str, port: int, client_id: str, acks: Acks, max_inflight: int | None = None
+    ) -> mqtt.Client:
+        """A persistent QoS 1 publisher whose acknowledgements `acks` counts; paho holds what it
+        cannot send yet (no queue limit) and reconnects within 2 s. `max_inflight` before the
+        connection: paho refuses it on an established one."""
+        client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id="soak-cabinets",
+            client_id=client_id,
             clean_session=False,
             protocol=mqtt.MQTTv311,
-            userdata=self._cabinet_acks,
+            userdata=acks,
         )
-        self.cabinets.max_queued_messages_set(0)
-        self.cabinets.on_publish = self._on_publish
-        self.cabinets.reconnect_delay_set(1, 2)
-        self.cabinets.connect(host, port, keepalive=10)
+        if max_inflight is not None:
+            client.max_inflight_messages_set(max_inflight)
+        client.max_queued_messages_set(0)
+        client.on_publish = self._on_publish
+        client.reconnect_delay_set(1, 2)
+        client.connect(host, port, keepalive=10)
+        return client
 
     # -- the thread --------------------------------------------------------------------------
     def start(self) -> None:
