@@ -12,6 +12,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from bench.soak.system import System
 
 NOMINAL_S = 1800.0
 RESTART_DELAY_S = 2.0  # as systemd's RestartSec would
+SKEW_MS = 10 * 60 * 1000  # the gateway whose clock is off is this far ahead
 
 
 @dataclass
@@ -121,6 +123,9 @@ class Injector:
         self.burst_buildings, self.skew_building = burst_buildings, skew_building
         self.faults = schedule()
         self.errors: list[str] = []
+        # Called as the skewed clock is set right: what the collector stored by then shows
+        # whether it took readings that were more than five minutes ahead when they came.
+        self.after_skew: Callable[[], None] | None = None
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="soak-faults", daemon=True)
 
@@ -177,7 +182,8 @@ class Injector:
         elif name.startswith("webhook"):
             self.webhook.failing.set()
         elif name.startswith("gateway clock"):
-            self.load.skew[self.skew_building] = 10 * 60 * 1000
+            with self.load.lock:
+                self.load.skew[self.skew_building] = SKEW_MS
         elif name.startswith("gateways reconnect"):
             self.load.hold(self.burst_buildings)
         elif name.startswith("spool disk"):
@@ -193,7 +199,10 @@ class Injector:
         elif name.startswith("webhook"):
             self.webhook.failing.clear()
         elif name.startswith("gateway clock"):
-            self.load.skew.pop(self.skew_building, None)
+            with self.load.lock:
+                self.load.skew.pop(self.skew_building, None)
+            if self.after_skew is not None:
+                self.after_skew()
         elif name.startswith("gateways reconnect"):
             self.load.release()
         elif name.startswith("spool disk"):

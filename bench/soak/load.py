@@ -4,8 +4,10 @@ reading the broker acknowledged: what the verification counts in InfluxDB.
 Each device reports in turn (with ~100,000 devices at 1,700 msg/s, about once a minute, well inside
 every liveness window). Readings are stamped when they are made. While the broker is away they are
 kept, as a gateway keeps them, and sent in a burst on reconnection; `hold()` makes such a burst
-on purpose. One building's clock can be set off (`skew_ms`): its readings are then out of the
-contract's window, logged as expected rejections, not as valid readings.
+on purpose. One building's clock can be set off (`skew`): its readings are then ahead of the
+contract's window, and are kept apart (`skewed_made`): whether the collector refuses one depends
+on when it gets there, since one that arrives more than five minutes after it was made is no
+longer ahead, and is rightly stored.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from bench.soak.district import Device
 
+# Readings the walk has at the broker unacknowledged at most (paho's limit is off, see `_connect`).
+WINDOW = 2000
+
 
 def wall_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -35,9 +40,23 @@ class AedState:
     cabinet_open: bool = False
 
 
+SkewKey = tuple[str, int]  # (topic, ts) of a reading stamped by a skewed clock
+
+
+@dataclass(frozen=True, slots=True)
+class Made:
+    """A reading as made: the measurement it counts in, when (wall seconds), and for a reading
+    stamped by a skewed clock its topic and ts, by which it is found again in InfluxDB and among
+    the collector's dead letters."""
+
+    what: str
+    at: float
+    skew_key: SkewKey | None = None
+
+
 @dataclass
 class Counts:
-    """Acknowledged readings, valid ones by measurement, and those made to be rejected."""
+    """Acknowledged readings: valid ones by measurement, skewed ones apart."""
 
     valid: collections.Counter[str] = field(default_factory=collections.Counter)
     skewed: int = 0
@@ -53,12 +72,12 @@ class Acks:
     may come first: paho's thread can see the PUBACK before publish() has returned the mid.
     Callers hold the load's lock."""
 
-    def __init__(self, count: Callable[[str], None]) -> None:
+    def __init__(self, count: Callable[[Made], None]) -> None:
         self.count = count
-        self.pending: dict[int, str] = {}  # mid -> what it counts as
+        self.pending: dict[int, Made] = {}  # mid -> the reading
         self.early: set[int] = set()
 
-    def sent(self, mid: int, what: str) -> None:
+    def sent(self, mid: int, what: Made) -> None:
         if mid in self.early:
             self.early.discard(mid)
             self.count(what)
@@ -80,15 +99,23 @@ class Load:
         self.aed: dict[str, AedState] = {}
         self.skew: dict[str, int] = {}  # building -> ms added to its clock
         self.held: set[str] = set()  # buildings whose gateway holds its readings (a burst to come)
-        self._held_out: list[tuple[str, bytes, str]] = []
-        self._backlog: collections.deque[tuple[str, bytes, str]] = collections.deque()
+        self._held_out: list[tuple[str, bytes, Made]] = []
+        self._backlog: collections.deque[tuple[str, bytes, Made]] = collections.deque()
+        # Every reading stamped by a skewed clock, and when it was made (wall seconds).
+        self.skewed_made: dict[SkewKey, float] = {}
+        # Each acknowledged one: seconds from made to acknowledged by the broker.
+        self.skewed_acked: dict[SkewKey, float] = {}
+        # How far behind the load generator is: for each wall second, the oldest reading the
+        # broker acknowledged in it, in seconds since it was made.
+        self.ack_lag: list[tuple[int, float]] = []
+        self._lag_second, self._lag_max = 0, 0.0
         self._walk_acks = Acks(self._count)
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._last_ts: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="soak-load", daemon=True)
         self.per_second: list[tuple[float, int]] = []  # (wall seconds, readings made that second)
-        self.client = self._connect(host, port, "soak-load", self._walk_acks, max_inflight=2000)
+        self.client = self._connect(host, port, "soak-load", self._walk_acks)
         # The incident steps leave on a connection of their own, as a cabinet has its own (a
         # sensor account each): on the walk's connection they would queue in this process behind
         # whatever the walk has not sent yet, and the latency measured would be the load
@@ -96,12 +123,13 @@ class Load:
         self._cabinet_acks = Acks(self._count)
         self.cabinets = self._connect(host, port, "soak-cabinets", self._cabinet_acks)
 
-    def _connect(
-        self, host: str, port: int, client_id: str, acks: Acks, max_inflight: int | None = None
-    ) -> mqtt.Client:
-        """A persistent QoS 1 publisher whose acknowledgements `acks` counts; paho holds what it
-        cannot send yet (no queue limit) and reconnects within 2 s. `max_inflight` before the
-        connection: paho refuses it on an established one."""
+    def _connect(self, host: str, port: int, client_id: str, acks: Acks) -> mqtt.Client:
+        """A persistent QoS 1 publisher whose acknowledgements `acks` counts; it reconnects within
+        2 s. Paho's in-flight limit is off: with one set, paho rescans every unacknowledged
+        message on each PUBACK, and once a broker restart has left a few thousand queued, the load
+        generator spent its time rescanning and never caught up again (it fell minutes behind in
+        the 30-minute soak). The walk keeps its own window instead (`WINDOW`), as the simulator
+        does (louyu/simulate/connection.py)."""
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -109,8 +137,7 @@ class Load:
             protocol=mqtt.MQTTv311,
             userdata=acks,
         )
-        if max_inflight is not None:
-            client.max_inflight_messages_set(max_inflight)
+        client.max_inflight_messages_set(0)
         client.max_queued_messages_set(0)
         client.on_publish = self._on_publish
         client.reconnect_delay_set(1, 2)
@@ -133,7 +160,7 @@ class Load:
             client.disconnect()
 
     def unacknowledged(self) -> int:
-        with self._lock:
+        with self.lock:
             return (
                 len(self._walk_acks.pending)
                 + len(self._backlog)
@@ -179,19 +206,27 @@ class Load:
         body["ts"] = ts
         return orjson.dumps(body)
 
-    def _stamp(self, device: Device) -> int:
-        # Strictly increasing per device: two readings of one device never share a millisecond,
-        # which InfluxDB would store as one point.
+    def _stamp(self, device: Device) -> tuple[int, Made]:
+        """A reading's ts, under the lock: strictly increasing per device, and never the ts of an
+        earlier skewed reading of the device (two readings of one device in one millisecond
+        would be one point in InfluxDB)."""
         ts = max(wall_ms(), self._last_ts.get(device.topic, 0) + 1)
+        skew = self.skew.get(device.building, 0)
+        while not skew and (device.topic, ts) in self.skewed_made:
+            ts += 1
         self._last_ts[device.topic] = ts
-        return ts + self.skew.get(device.building, 0)
+        now = time.time()
+        if not skew:
+            return ts, Made(device.kind, now)
+        key = (device.topic, ts + skew)
+        self.skewed_made[key] = now
+        return ts + skew, Made("skewed", now, key)
 
     def _emit(self, device: Device) -> None:
-        with self._lock:  # the incidents' thread stamps too: one order of stamps per device
-            ts = self._stamp(device)
-        what = "skewed" if device.building in self.skew else device.kind
-        message = (device.topic, self.payload(device, ts), what)
-        with self._lock:
+        with self.lock:  # the incidents' thread stamps too: one order of stamps per device
+            ts, made = self._stamp(device)
+        message = (device.topic, self.payload(device, ts), made)
+        with self.lock:
             self.counts.made += 1
             if device.building in self.held:
                 self._held_out.append(message)
@@ -200,40 +235,40 @@ class Load:
 
     def send_now(self, device: Device) -> None:
         """An incident step: out at once, on the cabinets' own connection."""
-        with self._lock:
-            ts = self._stamp(device)
+        with self.lock:
+            ts, made = self._stamp(device)
             self.counts.made += 1
         # Outside the lock: paho calls on_publish holding its own lock, and that callback takes ours.
         info = self.cabinets.publish(device.topic, self.payload(device, ts), qos=1)
-        with self._lock:
-            self._cabinet_acks.sent(info.mid, device.kind)
+        with self.lock:
+            self._cabinet_acks.sent(info.mid, made)
 
     def hold(self, buildings: set[str]) -> None:
-        with self._lock:
+        with self.lock:
             self.held = set(buildings)
 
     def release(self) -> None:
         """The gateways come back: everything they held goes out at once."""
-        with self._lock:
+        with self.lock:
             self.held = set()
             self._backlog.extend(self._held_out)
             self._held_out = []
 
     def _flush(self) -> None:
         while self.client.is_connected():
-            with self._lock:
-                if not self._backlog:
+            with self.lock:
+                if not self._backlog or len(self._walk_acks.pending) >= WINDOW:
                     return
                 topic, payload, what = self._backlog.popleft()
             info = self.client.publish(topic, payload, qos=1)
             if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                 # Not taken: keep it for later.
-                with self._lock:
+                with self.lock:
                     self._backlog.appendleft((topic, payload, what))
                 return
             # MQTT_ERR_NO_CONN: the connection just dropped, and paho keeps the QoS 1 message to
             # send on reconnection; it is pending like the others.
-            with self._lock:
+            with self.lock:
                 self._walk_acks.sent(info.mid, what)
             if info.rc == mqtt.MQTT_ERR_NO_CONN:
                 return
@@ -246,14 +281,22 @@ class Load:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        with self._lock:
+        with self.lock:
             acks.acknowledged(mid)
 
-    def _count(self, what: str) -> None:
-        if what == "skewed":
+    def _count(self, made: Made) -> None:
+        now = time.time()
+        if made.skew_key is not None:
             self.counts.skewed += 1
+            self.skewed_acked[made.skew_key] = now - made.at
         else:
-            self.counts.valid[what] += 1
+            self.counts.valid[made.what] += 1
+        second = int(now)
+        if second != self._lag_second:
+            if self._lag_second:
+                self.ack_lag.append((self._lag_second, self._lag_max))
+            self._lag_second, self._lag_max = second, 0.0
+        self._lag_max = max(self._lag_max, now - made.at)
 
     def wait_acknowledged(self, timeout: float, tick: Callable[[], None] | None = None) -> bool:
         deadline = time.monotonic() + timeout

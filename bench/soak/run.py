@@ -6,19 +6,22 @@ import base64
 import contextlib
 import os
 import secrets
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import orjson
 
 from bench.soak import district
 from bench.soak.faults import Fault, Injector, SpoolDisk
 from bench.soak.incidents import Incident, Script, plan
-from bench.soak.load import Load
+from bench.soak.load import Load, SkewKey
 from bench.soak.observe import Seen, Watcher, WebhookReceiver, broker_session_queues, scrape
 from bench.soak.system import System
+from collector.models import FUTURE_LIMIT_MS
 
 MEASUREMENT_FIELD = {
     "parking_space": "occupied",
@@ -40,6 +43,26 @@ class Samples:
 
 
 @dataclass
+class Skewed:
+    """The readings of the gateway whose clock was ahead, and where each ended: refused (the
+    collector's dead letters, with the time it got them) or stored."""
+
+    made: dict[SkewKey, float]  # -> made, wall seconds
+    acked_after_s: dict[SkewKey, float]  # -> seconds from made to acknowledged by the broker
+    stored: set[SkewKey] = field(default_factory=set)
+    refused: dict[SkewKey, int] = field(default_factory=dict)  # -> received by the collector, ms
+    # Points more than the contract's five minutes ahead in InfluxDB as the clock was set right;
+    # None if InfluxDB did not answer.
+    ahead_when_set_right: int | None = None
+
+    def stored_by_measurement(self) -> dict[str, int]:
+        out = dict.fromkeys(MEASUREMENT_FIELD, 0)
+        for topic, _ in self.stored:
+            out[topic.split("/")[2]] += 1
+        return out
+
+
+@dataclass
 class Outcome:
     duration_s: float
     rate: float
@@ -49,7 +72,6 @@ class Outcome:
     load_counts: dict[str, int]
     skewed: int
     stored: dict[str, int]
-    future_points: int
     incidents: list[Incident]
     faults: list[Fault]
     fault_errors: list[str]
@@ -60,6 +82,8 @@ class Outcome:
     per_second: list[tuple[float, int]]
     drained_in_s: float
     unacknowledged: int
+    skewed_readings: Skewed
+    ack_lag: list[tuple[int, float]]  # the load generator's (wall second, oldest acknowledged, s)
     # Per client id, what the broker saved as queued for its session once everything stopped.
     session_queues: dict[str, int] | None = None
     session_queues_error: str | None = None
@@ -84,19 +108,58 @@ def routing_file(path: Path, webhook_url: str) -> Path:
     return path
 
 
-def influx_counts(url: str) -> tuple[dict[str, int], int]:
+def influx_counts(url: str) -> dict[str, int]:
     stored: dict[str, int] = {}
-    future = 0
     for measurement, name in MEASUREMENT_FIELD.items():
         query = f'SELECT count("{name}") FROM "{measurement}"'
         answer = httpx.get(f"{url}/query", params={"db": "louyu", "q": query}, timeout=60).json()
         series = answer["results"][0].get("series")
         stored[measurement] = int(series[0]["values"][0][1]) if series else 0
-        query = f'SELECT count("{name}") FROM "{measurement}" WHERE time > now() + 1m'
-        answer = httpx.get(f"{url}/query", params={"db": "louyu", "q": query}, timeout=60).json()
+    return stored
+
+
+def points_ahead(url: str) -> int | None:
+    """Points stamped more than the contract's window ahead of now, in every measurement."""
+    total = 0
+    for measurement, name in MEASUREMENT_FIELD.items():
+        query = f'SELECT count("{name}") FROM "{measurement}" WHERE time > now() + {FUTURE_LIMIT_MS}ms'
+        try:
+            answer = httpx.get(f"{url}/query", params={"db": "louyu", "q": query}, timeout=10).json()
+        except (httpx.HTTPError, ValueError):
+            return None
         series = answer["results"][0].get("series")
-        future += int(series[0]["values"][0][1]) if series else 0
-    return stored, future
+        total += int(series[0]["values"][0][1]) if series else 0
+    return total
+
+
+def find_skewed(skewed: Skewed, influx_url: str, dead_letters: Path) -> None:
+    """Where each skewed reading ended: stored (found by topic and ts in InfluxDB) or refused
+    (found by topic and ts among the collector's dead letters)."""
+    if not skewed.made:
+        return
+    low, high = min(ts for _, ts in skewed.made), max(ts for _, ts in skewed.made)
+    places = {tuple(topic.split("/")[1:3]) for topic, _ in skewed.made}
+    for building, measurement in sorted(places):
+        name = MEASUREMENT_FIELD[measurement]
+        query = (
+            f'SELECT "{name}" FROM "{measurement}" WHERE "building" = \'{building}\''
+            f' AND time >= {low}ms AND time <= {high}ms GROUP BY "device"'
+        )
+        answer = httpx.get(
+            f"{influx_url}/query", params={"db": "louyu", "q": query, "epoch": "ms"}, timeout=120
+        ).json()
+        for series in answer["results"][0].get("series", []):
+            topic = f"louyu/{building}/{measurement}/{series['tags']['device']}"
+            skewed.stored.update(k for v in series["values"] if (k := (topic, int(v[0]))) in skewed.made)
+    with contextlib.closing(sqlite3.connect(f"file:{dead_letters}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            "SELECT received_ms, topic, excerpt FROM dead_letters WHERE reason = 'ts_in_future'"
+        ).fetchall()
+    for received_ms, topic, excerpt in rows:
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            key = (str(topic), int(orjson.loads(excerpt)["ts"]))
+            if key in skewed.made:
+                skewed.refused[key] = int(received_ms)
 
 
 def sample_forever(system: System, samples: Samples, stop: threading.Event) -> None:
@@ -150,6 +213,8 @@ def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int)
             {district.building_id(b) for b in range(buildings - 11, buildings - 1)},
         )
         injector = Injector(system, load, webhook, spool, duration_s, started, burst, skew_building)
+        ahead: list[int | None] = []
+        injector.after_skew = lambda: ahead.append(points_ahead(system.influxd.url))
         fault_times = [started + f.at * duration_s for f in injector.faults]
         # No incident on the buildings whose gateways will hold or skew their readings.
         usable = [d for d in aeds if d.building not in burst and d.building != skew_building]
@@ -170,15 +235,18 @@ def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int)
         # as the drain below may take.
         load.wait_acknowledged(max(120.0, duration_s / 3))
         drain_deadline = time.time() + max(120.0, duration_s / 3)
-        stored, future = influx_counts(system.influxd.url)
+        stored = influx_counts(system.influxd.url)
         while time.time() < drain_deadline:
-            stored, future = influx_counts(system.influxd.url)
+            stored = influx_counts(system.influxd.url)
             if all(stored[m] >= load.counts.valid[m] for m in MEASUREMENT_FIELD) and _settled(
                 incidents, watcher.snapshot(), webhook.seen
             ):
                 break
             time.sleep(2)
         drained_in = time.time() - ended
+        skewed = Skewed(dict(load.skewed_made), dict(load.skewed_acked))
+        skewed.ahead_when_set_right = ahead[0] if ahead else None
+        find_skewed(skewed, system.influxd.url, system.workdir / "dead-letters.db")
         time.sleep(6)  # the broker's $SYS count is a second behind; queued() reads the last 5 s
         queued = watcher.queued()
         # Then each part stopped in turn, the count read again: a part's connection that holds
@@ -200,7 +268,6 @@ def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int)
             dict(load.counts.valid),
             load.counts.skewed,
             stored,
-            future,
             incidents,
             injector.faults,
             injector.errors,
@@ -211,6 +278,8 @@ def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int)
             load.per_second,
             drained_in,
             load.unacknowledged(),
+            skewed,
+            list(load.ack_lag),
         )
         outcome.queued_after_stop = queued_after_stop
         return outcome
