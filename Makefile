@@ -45,7 +45,7 @@ lint: venv
 	$(BIN)/mypy
 
 test: sysdeps venv lint
-	$(BIN)/pytest -q -m "not soak" --durations=30
+	$(BIN)/pytest -q --durations=30
 
 test-fast: venv
 	$(BIN)/pytest -q -m "not integration and not browser"
