@@ -56,10 +56,9 @@ class Made:
 
 @dataclass
 class Counts:
-    """Acknowledged readings: valid ones by measurement, skewed ones apart."""
+    """Acknowledged valid readings by measurement (skewed ones: `Load.skewed_acked`)."""
 
     valid: collections.Counter[str] = field(default_factory=collections.Counter)
-    skewed: int = 0
     made: int = 0
 
     @property
@@ -287,7 +286,6 @@ class Load:
     def _count(self, made: Made) -> None:
         now = time.time()
         if made.skew_key is not None:
-            self.counts.skewed += 1
             self.skewed_acked[made.skew_key] = now - made.at
         else:
             self.counts.valid[made.what] += 1

@@ -6,13 +6,11 @@ import base64
 import contextlib
 import os
 import secrets
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import orjson
 
 from bench.soak import district
@@ -21,7 +19,9 @@ from bench.soak.incidents import Incident, Script, plan
 from bench.soak.load import Load, SkewKey
 from bench.soak.observe import Seen, Watcher, WebhookReceiver, broker_session_queues, scrape
 from bench.soak.system import System
+from collector.dead_letters import DeadLetters
 from collector.models import FUTURE_LIMIT_MS
+from louyu.testing.clients import influx_count, influx_query
 
 MEASUREMENT_FIELD = {
     "parking_space": "occupied",
@@ -70,7 +70,6 @@ class Outcome:
     ended: float
     devices: int
     load_counts: dict[str, int]
-    skewed: int
     stored: dict[str, int]
     incidents: list[Incident]
     faults: list[Fault]
@@ -109,27 +108,17 @@ def routing_file(path: Path, webhook_url: str) -> Path:
 
 
 def influx_counts(url: str) -> dict[str, int]:
-    stored: dict[str, int] = {}
-    for measurement, name in MEASUREMENT_FIELD.items():
-        query = f'SELECT count("{name}") FROM "{measurement}"'
-        answer = httpx.get(f"{url}/query", params={"db": "louyu", "q": query}, timeout=60).json()
-        series = answer["results"][0].get("series")
-        stored[measurement] = int(series[0]["values"][0][1]) if series else 0
-    return stored
+    return {m: influx_count(url, m, name, timeout=60) for m, name in MEASUREMENT_FIELD.items()}
 
 
 def points_ahead(url: str) -> int | None:
-    """Points stamped more than the contract's window ahead of now, in every measurement."""
-    total = 0
-    for measurement, name in MEASUREMENT_FIELD.items():
-        query = f'SELECT count("{name}") FROM "{measurement}" WHERE time > now() + {FUTURE_LIMIT_MS}ms'
-        try:
-            answer = httpx.get(f"{url}/query", params={"db": "louyu", "q": query}, timeout=10).json()
-        except (httpx.HTTPError, ValueError):
-            return None
-        series = answer["results"][0].get("series")
-        total += int(series[0]["values"][0][1]) if series else 0
-    return total
+    """Points stamped more than the contract's window ahead of now, in every measurement; None
+    when InfluxDB does not answer."""
+    where = f"time > now() + {FUTURE_LIMIT_MS}ms"
+    try:
+        return sum(influx_count(url, m, name, where, timeout=10) for m, name in MEASUREMENT_FIELD.items())
+    except (OSError, RuntimeError, ValueError):
+        return None
 
 
 def find_skewed(skewed: Skewed, influx_url: str, dead_letters: Path) -> None:
@@ -145,21 +134,19 @@ def find_skewed(skewed: Skewed, influx_url: str, dead_letters: Path) -> None:
             f'SELECT "{name}" FROM "{measurement}" WHERE "building" = \'{building}\''
             f' AND time >= {low}ms AND time <= {high}ms GROUP BY "device"'
         )
-        answer = httpx.get(
-            f"{influx_url}/query", params={"db": "louyu", "q": query, "epoch": "ms"}, timeout=120
-        ).json()
-        for series in answer["results"][0].get("series", []):
+        for series in influx_query(influx_url, query, timeout=120):
             topic = f"louyu/{building}/{measurement}/{series['tags']['device']}"
             skewed.stored.update(k for v in series["values"] if (k := (topic, int(v[0]))) in skewed.made)
-    with contextlib.closing(sqlite3.connect(f"file:{dead_letters}?mode=ro", uri=True)) as db:
-        rows = db.execute(
-            "SELECT received_ms, topic, excerpt FROM dead_letters WHERE reason = 'ts_in_future'"
-        ).fetchall()
-    for received_ms, topic, excerpt in rows:
+    store = DeadLetters(dead_letters)
+    try:
+        rejected = store.latest(limit=store.count(), reason="ts_in_future")
+    finally:
+        store.close()
+    for letter in rejected:
         with contextlib.suppress(ValueError, TypeError, KeyError):
-            key = (str(topic), int(orjson.loads(excerpt)["ts"]))
+            key = (letter.topic, int(orjson.loads(letter.excerpt)["ts"]))
             if key in skewed.made:
-                skewed.refused[key] = int(received_ms)
+                skewed.refused[key] = letter.received_ms
 
 
 def sample_forever(system: System, samples: Samples, stop: threading.Event) -> None:
@@ -266,7 +253,6 @@ def soak(out: Path, duration_s: float, rate: float, buildings: int, spaces: int)
             ended,
             len(devices),
             dict(load.counts.valid),
-            load.counts.skewed,
             stored,
             incidents,
             injector.faults,

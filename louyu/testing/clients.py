@@ -98,13 +98,15 @@ class Subscriber:
         self.client.loop_stop()
 
 
-def influx_query(url: str, query: str, db: str = "louyu", token: str | None = None) -> list[dict[str, Any]]:
+def influx_query(
+    url: str, query: str, db: str = "louyu", token: str | None = None, timeout: float = 30
+) -> list[dict[str, Any]]:
     """Run InfluxQL through `/query` and return the series of the first statement."""
     params = urllib.parse.urlencode({"db": db, "q": query, "epoch": "ms"})
     request = urllib.request.Request(f"{url}/query?{params}")
     if token:
         request.add_header("Authorization", f"Token {token}")
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         body = json.loads(response.read())
     result = body["results"][0]
     if "error" in result:
@@ -113,11 +115,15 @@ def influx_query(url: str, query: str, db: str = "louyu", token: str | None = No
     return series
 
 
-def influx_count(url: str, measurement: str, field: str, where: str = "", db: str = "louyu") -> int:
+def influx_count(
+    url: str, measurement: str, field: str, where: str = "", db: str = "louyu", timeout: float = 30
+) -> int:
     """count(field) over all time; 0 when the measurement does not exist yet."""
     clause = f" WHERE {where}" if where else ""
     try:
-        series = influx_query(url, f'SELECT count("{field}") FROM "{measurement}"{clause}', db)
+        series = influx_query(
+            url, f'SELECT count("{field}") FROM "{measurement}"{clause}', db, timeout=timeout
+        )
     except RuntimeError as error:
         if "database not found" in str(error):
             return 0
