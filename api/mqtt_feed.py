@@ -46,7 +46,7 @@ class MqttFeed:
         # Unique per process by default: two API processes on one broker must not take each
         # other's connection over.
         self.client_id = client_id or f"louyu-api-{os.getpid()}-{secrets.token_hex(3)}"
-        self._client = make_client(target, self.client_id, reconnect_max_s=10)
+        self._client = make_client(target, self.client_id, reconnect_max_s=10, loop_name="louyu-api-mqtt")
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message

@@ -10,15 +10,12 @@ Mosquitto): see docs/operations.md.
 
 from __future__ import annotations
 
-import sys
 import threading
-from array import array
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import structlog
-from paho.mqtt import __version__ as paho_version
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -28,9 +25,6 @@ from collector.broker import BrokerTarget, connect_async, make_client, speaks_v5
 log = structlog.get_logger("louyu.mqtt")
 
 TELEMETRY_TOPICS = ("louyu/+/+/+", "louyu/+/+/+/availability")
-PUBACK: Final = 0x40
-# A PUBACK without reason code (MQTT 3.1.1 and 5: success): 0x40, length 2, then the id.
-PUBACK_WORD: Final = 0x4002_0000
 MessageHandler = Callable[[str, bytes, int, int], None]
 
 
@@ -58,17 +52,13 @@ class MqttSource:
         self._on_connection_change = on_connection_change
         self._subscribed = threading.Event()
         self.connected = False
-        self.client = make_client(target, client_id, persistent=True, manual_ack=True)
+        self.client = make_client(
+            target, client_id, persistent=True, manual_ack=True, loop_name="louyu-collector-mqtt"
+        )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
-        # paho's own out queue, for acknowledging a batch in one write (`ack`); None if this paho
-        # has no such method, and then each message is acknowledged with the public `Client.ack`.
-        queue = getattr(self.client, "_packet_queue", None)
-        self._queue_packet: Callable[[int, bytes, int, int], object] | None = (
-            queue if callable(queue) and paho_version.startswith("2.") else None
-        )
 
     # paho's thread ---------------------------------------------------------------------------
 
@@ -146,27 +136,12 @@ class MqttSource:
             receive_maximum=self.receive_maximum,
         )
         self.client.loop_start()
-        self.client._thread.name = "louyu-collector-mqtt"  # type: ignore[union-attr]
         return self._subscribed.wait(wait_s)
 
     def ack(self, mids: list[int], qos: int) -> None:
-        """Acknowledge these messages, in this order (the order they arrived).
-
-        QoS 1: the PUBACKs of a whole batch go to paho's out queue as one buffer, one socket
-        write and one wake-up of its loop, instead of one queued packet, one wake-up byte and one
-        `send()` each (what `Client.ack` does). paho writes a queued buffer as it is, resuming
-        after partial writes, so a buffer of many packets goes out intact and in order.
-        """
-        if not mids:
-            return
-        if qos == 1 and self._queue_packet is not None:
-            words = array("I", [PUBACK_WORD | mid for mid in mids])
-            if sys.byteorder == "little":
-                words.byteswap()  # network order: 0x40 0x02 mid-high mid-low
-            self._queue_packet(PUBACK, words.tobytes(), mids[-1], 1)
-            return
-        for mid in mids:
-            self.client.ack(mid, qos)
+        """Acknowledge these messages, in this order (the order they arrived): one buffer for a
+        whole batch (`LoopClient.ack_all`)."""
+        self.client.ack_all(mids, qos)
 
     def stop(self) -> None:
         # A plain DISCONNECT keeps the session (and its queue) on the broker for the expiry interval.

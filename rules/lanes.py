@@ -14,7 +14,9 @@ before it on the same connection have been evaluated, and in arrival order (MQTT
 for PUBACKs in the order of the PUBLISHes). A crash therefore loses nothing: whatever was not
 acknowledged is delivered again, and the engine takes a repeated reading as stale or as no change.
 Acknowledgements owed on a connection that has since dropped are never sent on the next one (the
-ids would name other messages there); the broker delivers those messages again.
+ids would name other messages there); the broker delivers those messages again. They go out in
+batches (`ACK_BATCH`, and whenever the lanes run empty), one buffer each: the network thread,
+which writes them, is also the one that must read ahead of the worker.
 
 How far the lanes see ahead is bounded: by the broker's in-flight window (MQTT 5 receive maximum,
 65,535, or the broker's `max_inflight_messages`, unlimited in louyu's broker settings; RabbitMQ's
@@ -30,9 +32,10 @@ this process's memory.
 from __future__ import annotations
 
 import collections
+import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -41,6 +44,10 @@ Lane = Literal["urgent", "bulk"]
 # then never stop reading before the broker stops sending, so an urgent message reaches its lane
 # as soon as the network thread gets to it. About 25 MB at the district's message sizes.
 DEFAULT_LIMIT: Final = 65_535
+# Evaluated messages acknowledged together. Whenever the lanes run empty, whatever is owed goes at
+# once: a broker that allows only a few messages in flight (mosquitto's default is 20) is never
+# kept waiting for acknowledgements that sit here.
+ACK_BATCH: Final = 100
 
 
 @dataclass(slots=True)
@@ -65,7 +72,7 @@ class Lanes:
     def __init__(
         self,
         evaluate: Callable[[str, bytes, bool], None],
-        acknowledge: Callable[[int, int], object],
+        acknowledge: Callable[[Sequence[int], int], object],
         urgent_kinds: frozenset[str],
         *,
         limit: int = DEFAULT_LIMIT,
@@ -77,6 +84,7 @@ class Lanes:
         self._urgent: collections.deque[_Message] = collections.deque()
         self._bulk: collections.deque[_Message] = collections.deque()
         self._arrived: collections.deque[_Entry] = collections.deque()  # this connection's, in order
+        self._owed: list[_Entry] = []  # evaluated, in arrival order, their acknowledgement not yet sent
         self._connection = 0
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)  # the worker waits for messages
@@ -101,6 +109,7 @@ class Lanes:
         with self._lock:
             self._connection += 1
             self._arrived.clear()
+            self._owed.clear()
 
     def put(self, topic: str, payload: bytes, retained: bool, mid: int, qos: int) -> None:
         with self._lock:
@@ -126,6 +135,8 @@ class Lanes:
             self._room.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        with self._lock:
+            self._acknowledge_owed()  # what was evaluated is not sent to the next run again
 
     def _work(self) -> None:
         while True:
@@ -154,4 +165,13 @@ class Lanes:
             while self._arrived and self._arrived[0].done:
                 first = self._arrived.popleft()
                 if first.connection == self._connection:
-                    self.acknowledge(first.mid, first.qos)
+                    self._owed.append(first)
+            if len(self._owed) >= ACK_BATCH or not (self._urgent or self._bulk):
+                self._acknowledge_owed()
+
+    def _acknowledge_owed(self) -> None:
+        # Under the lock, like `_done`. A connection's messages all have the QoS of its subscription
+        # as a rule; a mixed run is acknowledged in order, one batch per QoS in a row.
+        for qos, entries in itertools.groupby(self._owed, key=lambda e: e.qos):
+            self.acknowledge([e.mid for e in entries], qos)
+        self._owed.clear()

@@ -100,7 +100,9 @@ class RulesRunner:
         self.client_id = client_id
         self.session_expiry_s = session_expiry_s
         # Acknowledged by the lanes once evaluated, in arrival order, not by paho on receipt.
-        self.client = make_client(broker, client_id, persistent=True, manual_ack=True)
+        self.client = make_client(
+            broker, client_id, persistent=True, manual_ack=True, loop_name="louyu-rules-mqtt"
+        )
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
@@ -109,10 +111,9 @@ class RulesRunner:
         self.engine = build_engine(MqttEventPublisher(self.client) if publish_events else NullPublisher())
         self.buildings = self.engine.buildings  # empty: every building
         self.topics = building_topics(sorted(self.buildings))
-        self.lanes = Lanes(self._evaluate, self.client.ack, self.engine.ruleset.urgent_kinds)
+        self.lanes = Lanes(self._evaluate, self.client.ack_all, self.engine.ruleset.urgent_kinds)
         for lane in ("urgent", "bulk"):
             self.engine.metrics.lanes.labels(lane).set_function(functools.partial(self._lane_depth, lane))
-        self._thread: threading.Thread | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._connected_once = False
         self._disconnected_at: dt.datetime | None = None
@@ -269,10 +270,9 @@ class RulesRunner:
         self.lanes.start()
         # The session (subscriptions and the readings queued while away) outlives a restart.
         connect_async(self.client, self.broker, persistent=True, session_expiry_s=self.session_expiry_s)
-        self._thread = threading.Thread(
-            target=self.client.loop_forever, kwargs={"retry_first_connection": True}, name="louyu-rules-mqtt"
-        )
-        self._thread.start()
+        # paho's own network thread (see collector.broker.LoopClient): the lanes' worker
+        # acknowledges and the scheduler publishes from other threads, which must only queue.
+        self.client.loop_start()
         if not self.subscribed.wait(timeout):
             if not self._connected_once:
                 self.stop()
@@ -297,8 +297,4 @@ class RulesRunner:
         # The worker first: what it has not evaluated stays unacknowledged, for the next run.
         self.lanes.stop()
         self.client.disconnect()
-        if self._thread is not None:
-            self._thread.join(10)
-            if self._thread.is_alive():  # never connected: loop_forever is retrying
-                self.client.loop_stop()
-            self._thread = None
+        self.client.loop_stop()

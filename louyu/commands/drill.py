@@ -68,7 +68,7 @@ def start(
     if open_id is not None:
         typer.echo(f"louyu drill: {where.building}/{where.device} has an open incident ({open_id})", err=True)
         raise typer.Exit(1)
-    client = make_client(settings.broker, f"louyu-drill-{os.getpid()}")
+    client = make_client(settings.broker, f"louyu-drill-{os.getpid()}", loop_name="louyu-drill-mqtt")
     connect_async(client, settings.broker)
     client.loop_start()
     try:

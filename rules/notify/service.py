@@ -155,6 +155,7 @@ class NotifierService:
             broker,
             client_id or f"louyu-notifier-{uuid.uuid4().hex[:8]}",
             reconnect_max_s=RECONNECT_MAX_DELAY_S,
+            loop_name="louyu-notify-mqtt",
         )
         # TCP_NODELAY is not a client option: each connection has a new socket, so `_on_connect`
         # sets it on every (re)connect (see `_no_delay`).
@@ -208,7 +209,9 @@ class NotifierService:
         ]
         if self.client is not None and self.broker is not None:
             connect_async(self.client, self.broker)
-            loops.insert(0, ("louyu-notify-mqtt", self._mqtt_loop))
+            # paho's own network thread (see collector.broker.LoopClient): the send workers
+            # publish to handsets from their threads, which must only queue the packets.
+            self.client.loop_start()
         for name, target in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -226,6 +229,7 @@ class NotifierService:
         self._dispatch_wake.set()
         if self.client is not None:
             self.client.disconnect()
+            self.client.loop_stop()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.1, deadline - time.monotonic()))
@@ -267,13 +271,6 @@ class NotifierService:
             log.info("first start: skipped old alert events", up_to=last_old)
 
     # ------------------------------------------------------------------ mqtt
-
-    def _mqtt_loop(self) -> None:
-        assert self.client is not None
-        try:
-            self.client.loop_forever(retry_first_connection=True)
-        except Exception:  # a dead loop would silently leave only the poll; say so loudly
-            log.exception("MQTT loop ended")
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:
