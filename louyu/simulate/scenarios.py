@@ -87,17 +87,31 @@ class AedCabinetOpen(Scenario):
 
     name = "aed-cabinet-open"
 
+    STEPS: ClassVar[tuple[str, ...]] = ("ready", "in_use")  # the cabinet open throughout
+
     def __init__(self, device: str, at_s: float = 0.0, open_s: float = 45.0, in_use_s: float = 480.0) -> None:
         super().__init__(at_s)
         self.device, self.open_s, self.in_use_s = device, open_s, in_use_s
+        self._shown = -1  # the last step applied to a tick
 
     @property
     def length_s(self) -> float:
         return self.open_s + self.in_use_s
 
+    def apply(self, elapsed_s: float, effect: Effect) -> bool:
+        # Each step lasts at least one tick, even when a slow tick (a loaded machine, a short
+        # scaled scenario) jumps past it: the cabinet is seen opening, then in use, then closed,
+        # never straight from closed to in use, or from opened to closed.
+        since = elapsed_s - self.at_s
+        if since < 0 or (since >= self.length_s and self._shown == len(self.STEPS) - 1):
+            return False
+        self._apply(since, effect)
+        return True
+
     def _apply(self, since: float, effect: Effect) -> None:
-        state = "ready" if since < self.open_s else "in_use"
-        effect.aed[self.device] = AedOverride(state, True)
+        due = 0 if since < self.open_s else 1
+        self._shown = min(due, self._shown + 1)
+        effect.aed[self.device] = AedOverride(self.STEPS[self._shown], True)
 
 
 class SensorOutage(Scenario):

@@ -24,12 +24,16 @@ from collector.registry import Registry
 from louyu.commands.rules import build
 from louyu.settings import Settings
 from louyu.testing.services import Mosquitto
+from rules.runner import RulesRunner
 
 pytestmark = pytest.mark.integration
 
 RESTARTS = 4
 RATE = 1_000  # readings a second: below the district's 1,700, as the broker and this test share the cores
 BURST = 20_000  # readings a reconnecting gateway hands over at once: the engine falls behind
+# How long an alert event may take: a liveness bound, not a latency target. Behind a burst the
+# alert comes after seconds (docs/rules.md, "Urgent first"); a deadlocked engine never sends it.
+WAIT_S = 45.0
 
 
 class Flood:
@@ -112,6 +116,14 @@ class Alerts:
         self.client.loop_stop()
 
 
+def caught_up(runner: RulesRunner, flood: Flood, timeout: float = 60.0) -> None:
+    """Wait until the engine has taken as many messages as the flood has sent, less a second's."""
+    deadline = time.monotonic() + timeout
+    while sum(runner.engine.intake.outcomes.values()) < flood.sent - RATE:
+        assert time.monotonic() < deadline, "the engine did not catch up with the readings"
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def registry() -> Registry:
     """The shipped Darong registry: 600 parking spaces and an AED in each of 17 towers."""
@@ -152,13 +164,16 @@ def test_every_cabinet_opening_alerts_through_broker_restarts_under_load(
             mosquitto.start()
             time.sleep(0.5)
             alerts.cabinet(cabinet, True)
-            took.append((f"raised after restart {restart + 1}", alerts.wait("raised", 20.0)))
+            took.append((f"raised after restart {restart + 1}", alerts.wait("raised", WAIT_S)))
             alerts.cabinet(cabinet, False)
-            took.append((f"resolved after restart {restart + 1}", alerts.wait("resolved", 20.0)))
+            took.append((f"resolved after restart {restart + 1}", alerts.wait("resolved", WAIT_S)))
             if took[-1][1] is None or took[-2][1] is None:
                 break
+            # Caught up before the next burst, so that a slow machine does not carry one restart's
+            # backlog into the next: each restart strikes an engine working through one burst.
+            caught_up(runner, flood)
         missing = [what for what, seconds in took if seconds is None]
-        assert not missing, f"no alert event within 20 s: {missing}; all: {took}"
+        assert not missing, f"no alert event within {WAIT_S} s: {missing}; all: {took}"
         assert flood.sent > 0
         assert runner.engine.intake.outcomes["accepted"] > 0
     finally:

@@ -137,6 +137,18 @@ def test_aed_cabinet_open_opens_then_in_use_then_closes(registry: Registry) -> N
     assert not any(s.body["cabinet_open"] for s in others if not s.out.availability)
 
 
+def test_aed_cabinet_steps_are_each_sent_even_when_a_tick_jumps_past_them(registry: Registry) -> None:
+    # Open for 0.225 s and in use for 2.4 s, ticked every 3 s (a loaded machine): every step is
+    # still sent, in order, one tick each.
+    scenario = build_scenario("aed-cabinet-open", registry, at_s=1, scale=0.005)
+    traffic = Traffic(AreaModel(registry, seed=0), 1.0, [scenario])
+    sent = run(traffic, REAL_START, 1.0, seconds=15, step_s=3.0)
+    aed = [s for s in sent if s.out.topic == "louyu/darong-b/aed/aed-b-1f-lobby"]
+    steps = [(s.body["state"], s.body["cabinet_open"]) for s in aed if s.elapsed > 0]
+    assert steps[:3] == [("ready", True), ("in_use", True), ("ready", False)]
+    assert [s.elapsed for s in aed if s.elapsed > 0][:3] == [3.0, 6.0, 9.0]
+
+
 def test_sensor_outage_silences_devices_and_says_offline_then_online(registry: Registry) -> None:
     scenario = build_scenario("sensor-outage", registry, at_s=5, scale=0.05)  # 60 s outage
     traffic = Traffic(AreaModel(registry, seed=0), 60.0, [scenario])
