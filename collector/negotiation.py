@@ -65,6 +65,14 @@ def negotiated(target: BrokerTarget) -> Negotiated | None:
         return _decided.get(_key(target))
 
 
+def forget() -> None:
+    """Forget every protocol settled on: the next connection to each broker negotiates again. For
+    a process whose brokers may have been replaced at the same address, such as the test suite,
+    whose brokers come and go on ports the system hands out again."""
+    with _decided_lock:
+        _decided.clear()
+
+
 def _decide(target: BrokerTarget, protocol: Negotiated, reason: str) -> None:
     with _decided_lock:
         if _key(target) in _decided:

@@ -14,6 +14,7 @@ import pytest
 import structlog
 from sqlalchemy.engine import Engine
 
+from collector.negotiation import forget as forget_negotiated
 from collector.registry import Registry
 from louyu.testing.services import Influxd, Mosquitto, VictoriaMetrics
 from louyu.testing.tls import Certificates, make_certificates, openssl_available
@@ -85,6 +86,15 @@ def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fresh_negotiation() -> None:
+    """Each test module negotiates the MQTT protocol anew: a broker of an earlier module may have
+    had the same port, and what this process settled on for it (MQTT 5 with mosquitto) was then
+    used on this module's broker (a RabbitMQ that takes only 3.1.1 was never reached). Within a
+    module it is kept, as in a running part: tests/test_second_broker.py relies on that."""
+    forget_negotiated()
 
 
 @pytest.fixture(autouse=True)
